@@ -1,0 +1,298 @@
+// Package config loads the environment of every function with envconfig.
+// The variable names are part of the service's contract (product spec §10).
+// A missing or malformed value is reported as one line naming the variable;
+// a function's main prints it and exits with status 2 (see Exit).
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Database is the PostgreSQL connection every function shares.
+type Database struct {
+	// URL is a pgx connection string (postgres://… or key=value). Required.
+	URL string `envconfig:"DATABASE_URL" required:"true"`
+	// MaxConns bounds the pool. Small by default: Knative scales out by adding
+	// instances, and every instance holds its own pool.
+	MaxConns int32 `envconfig:"DATABASE_MAX_CONNS" default:"4"`
+	// AutoMigrate applies the embedded migrations at start. The local stack and
+	// the tests use it; Kubernetes runs them once as a Job instead.
+	AutoMigrate bool `envconfig:"DATABASE_AUTO_MIGRATE" default:"false"`
+}
+
+// Logging configures log/slog.
+type Logging struct {
+	// Level is DEBUG, INFO, WARN (or WARNING) or ERROR, case-insensitive.
+	Level string `envconfig:"LOG_LEVEL" default:"INFO"`
+	// Format is json (default, for log collectors) or text (for humans).
+	Format string `envconfig:"LOG_FORMAT" default:"json"`
+}
+
+// Kafka configures the Kafka-direct consumer and the Kafka sink.
+type Kafka struct {
+	// BootstrapServers is a comma list of host:port. Empty means no Kafka.
+	BootstrapServers []string `envconfig:"KAFKA_BOOTSTRAP_SERVERS"`
+	// LogLevel is the level for the Kafka client's own log lines.
+	LogLevel string `envconfig:"KAFKA_LOG_LEVEL" default:"WARNING"`
+	// Topic is the topic a handler consumes in Kafka-direct mode. Each
+	// handler function has its own default (patient-events, …); Kafka-direct
+	// mode needs it together with BootstrapServers and no K_SINK.
+	Topic string `envconfig:"KAFKA_TOPIC"`
+	// ConsumerGroup overrides the handler's consumer group (the seed's names
+	// matching-service-patient, -therapist and -communication by default).
+	ConsumerGroup string `envconfig:"KAFKA_CONSUMER_GROUP"`
+	// MatchingEventsTopic receives every event matching emits.
+	MatchingEventsTopic string `envconfig:"MATCHING_EVENTS_TOPIC" default:"matching-events"`
+	// DLQTopic receives poison records in Kafka-direct mode.
+	DLQTopic string `envconfig:"MATCHING_EVENTS_DLQ_TOPIC" default:"matching-events-dlq"`
+}
+
+// Sink is where emitted CloudEvents go when K_SINK is set (Knative SinkBinding).
+type Sink struct {
+	// URL is injected by Knative (SinkBinding, ContainerSource, sink injection).
+	URL string `envconfig:"K_SINK"`
+	// CEOverrides is Knative's JSON {"extensions": {...}} applied to every event.
+	CEOverrides string `envconfig:"K_CE_OVERRIDES"`
+}
+
+// Common is the block every served function reads.
+type Common struct {
+	Database Database
+	Logging  Logging
+	Kafka    Kafka
+	Sink     Sink
+	// Port is where the HTTP server listens (Knative sets PORT).
+	Port int `envconfig:"PORT" default:"8080"`
+}
+
+// Load fills spec (a pointer to a struct of envconfig fields) from the
+// environment and validates it. The error names the variable in one line.
+func Load(spec any) error {
+	if err := envconfig.Process("", spec); err != nil {
+		return shorten(err)
+	}
+	if v, ok := spec.(interface{ Validate() error }); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
+// Exit prints a configuration error as one line on stderr and exits 2.
+func Exit(function string, err error) {
+	fmt.Fprintf(os.Stderr, "%s: configuration: %v\n", function, err)
+	os.Exit(2)
+}
+
+// shorten turns envconfig's messages into "NAME: problem".
+func shorten(err error) error {
+	var pe *envconfig.ParseError
+	if ok := asParseError(err, &pe); ok {
+		return fmt.Errorf("%s: cannot use %q as %s", pe.KeyName, pe.Value, pe.TypeName)
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "required key ") {
+		name := strings.TrimSuffix(strings.TrimPrefix(msg, "required key "), " missing value")
+		return fmt.Errorf("%s: required but not set", name)
+	}
+	return err
+}
+
+func asParseError(err error, target **envconfig.ParseError) bool {
+	pe, ok := err.(*envconfig.ParseError)
+	if ok {
+		*target = pe
+	}
+	return ok
+}
+
+// Validate checks what envconfig cannot: empty required values and enumerations.
+func (c *Common) Validate() error {
+	if strings.TrimSpace(c.Database.URL) == "" {
+		return fmt.Errorf("DATABASE_URL: required but empty")
+	}
+	if c.Database.MaxConns < 1 {
+		return fmt.Errorf("DATABASE_MAX_CONNS: must be at least 1, got %d", c.Database.MaxConns)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		return fmt.Errorf("PORT: must be a TCP port, got %d", c.Port)
+	}
+	if err := c.Logging.Validate(); err != nil {
+		return err
+	}
+	if c.Sink.URL != "" {
+		if err := checkURL("K_SINK", c.Sink.URL); err != nil {
+			return err
+		}
+	}
+	if _, err := c.Sink.Overrides(); err != nil {
+		return err
+	}
+	if c.Kafka.MatchingEventsTopic == "" {
+		return fmt.Errorf("MATCHING_EVENTS_TOPIC: must not be empty")
+	}
+	return nil
+}
+
+// Validate checks LOG_LEVEL and LOG_FORMAT.
+func (l Logging) Validate() error {
+	if _, err := ParseLevel(l.Level); err != nil {
+		return err
+	}
+	switch strings.ToLower(l.Format) {
+	case "json", "text":
+		return nil
+	}
+	return fmt.Errorf("LOG_FORMAT: must be json or text, got %q", l.Format)
+}
+
+// ParseLevel reads LOG_LEVEL (also KAFKA_LOG_LEVEL): DEBUG, INFO, WARN,
+// WARNING or ERROR in any case.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "DEBUG":
+		return slog.LevelDebug, nil
+	case "INFO", "":
+		return slog.LevelInfo, nil
+	case "WARN", "WARNING":
+		return slog.LevelWarn, nil
+	case "ERROR":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("LOG_LEVEL: must be DEBUG, INFO, WARN or ERROR, got %q", s)
+}
+
+// Overrides parses K_CE_OVERRIDES into the extensions to set on every event.
+func (s Sink) Overrides() (map[string]string, error) {
+	if strings.TrimSpace(s.CEOverrides) == "" {
+		return nil, nil
+	}
+	var o struct {
+		Extensions map[string]any `json:"extensions"`
+	}
+	if err := json.Unmarshal([]byte(s.CEOverrides), &o); err != nil {
+		return nil, fmt.Errorf("K_CE_OVERRIDES: not JSON like {\"extensions\":{...}}: %v", err)
+	}
+	out := make(map[string]string, len(o.Extensions))
+	for k, v := range o.Extensions {
+		out[k] = fmt.Sprint(v)
+	}
+	return out, nil
+}
+
+// KafkaDirect reports whether a handler consumes Kafka itself: brokers and a
+// topic are set and no K_SINK (under Knative the KafkaSource delivers over HTTP).
+func (c *Common) KafkaDirect() bool {
+	return len(c.Kafka.BootstrapServers) > 0 && c.Kafka.Topic != "" && c.Sink.URL == ""
+}
+
+func checkURL(name, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("%s: not an absolute URL: %q", name, raw)
+	}
+	return nil
+}
+
+// Neighbours are the base URLs (without /api) of the services matching calls.
+type Neighbours struct {
+	PatientURL       string        `envconfig:"PATIENT_SERVICE_URL"`
+	TherapistURL     string        `envconfig:"THERAPIST_SERVICE_URL"`
+	CommunicationURL string        `envconfig:"COMMUNICATION_SERVICE_URL"`
+	GeocodingURL     string        `envconfig:"GEOCODING_SERVICE_URL"`
+	Timeout          time.Duration `envconfig:"NEIGHBOUR_TIMEOUT" default:"5s"`
+}
+
+// Validate checks that every set URL is absolute; required ones are checked by
+// the function that needs them (RequireURLs).
+func (n Neighbours) Validate() error {
+	for _, kv := range [][2]string{
+		{"PATIENT_SERVICE_URL", n.PatientURL},
+		{"THERAPIST_SERVICE_URL", n.TherapistURL},
+		{"COMMUNICATION_SERVICE_URL", n.CommunicationURL},
+		{"GEOCODING_SERVICE_URL", n.GeocodingURL},
+	} {
+		if kv[1] == "" {
+			continue
+		}
+		if err := checkURL(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	if n.Timeout <= 0 {
+		return fmt.Errorf("NEIGHBOUR_TIMEOUT: must be positive, got %s", n.Timeout)
+	}
+	return nil
+}
+
+// Require returns an error naming the first of the given variables that is empty.
+func (n Neighbours) Require(names ...string) error {
+	vals := map[string]string{
+		"PATIENT_SERVICE_URL":       n.PatientURL,
+		"THERAPIST_SERVICE_URL":     n.TherapistURL,
+		"COMMUNICATION_SERVICE_URL": n.CommunicationURL,
+		"GEOCODING_SERVICE_URL":     n.GeocodingURL,
+	}
+	for _, name := range names {
+		if vals[name] == "" {
+			return fmt.Errorf("%s: required but not set", name)
+		}
+	}
+	return nil
+}
+
+// Matching holds the business parameters of composition, cooling and follow-up.
+type Matching struct {
+	MinAnfrageSize        int     `envconfig:"MIN_ANFRAGE_SIZE" default:"1"`
+	MaxAnfrageSize        int     `envconfig:"MAX_ANFRAGE_SIZE" default:"6"`
+	PLZMatchDigits        int     `envconfig:"PLZ_MATCH_DIGITS" default:"2"`
+	DefaultMaxDistanceKM  float64 `envconfig:"DEFAULT_MAX_DISTANCE_KM" default:"25"`
+	CoolingPeriodWeeks    int     `envconfig:"COOLING_PERIOD_WEEKS" default:"4"`
+	FollowUpThresholdDays int     `envconfig:"FOLLOW_UP_THRESHOLD_DAYS" default:"7"`
+	DefaultPhoneCallTime  string  `envconfig:"DEFAULT_PHONE_CALL_TIME" default:"10:00"`
+	Timezone              string  `envconfig:"TIMEZONE" default:"Europe/Berlin"`
+	// TherapistCoolingWriteback also writes the cooling date to the therapist
+	// service (PUT /api/therapists/{id}), as the reference did.
+	TherapistCoolingWriteback bool `envconfig:"THERAPIST_COOLING_WRITEBACK" default:"false"`
+}
+
+// Validate checks ranges and formats of the business parameters.
+func (m Matching) Validate() error {
+	switch {
+	case m.MinAnfrageSize < 1:
+		return fmt.Errorf("MIN_ANFRAGE_SIZE: must be at least 1, got %d", m.MinAnfrageSize)
+	case m.MaxAnfrageSize < m.MinAnfrageSize:
+		return fmt.Errorf("MAX_ANFRAGE_SIZE: must be at least MIN_ANFRAGE_SIZE (%d), got %d", m.MinAnfrageSize, m.MaxAnfrageSize)
+	case m.PLZMatchDigits < 1 || m.PLZMatchDigits > 5:
+		return fmt.Errorf("PLZ_MATCH_DIGITS: must be between 1 and 5, got %d", m.PLZMatchDigits)
+	case m.DefaultMaxDistanceKM <= 0:
+		return fmt.Errorf("DEFAULT_MAX_DISTANCE_KM: must be positive, got %v", m.DefaultMaxDistanceKM)
+	case m.CoolingPeriodWeeks < 0:
+		return fmt.Errorf("COOLING_PERIOD_WEEKS: must not be negative, got %d", m.CoolingPeriodWeeks)
+	case m.FollowUpThresholdDays < 1:
+		return fmt.Errorf("FOLLOW_UP_THRESHOLD_DAYS: must be at least 1, got %d", m.FollowUpThresholdDays)
+	}
+	if _, err := time.Parse("15:04", m.DefaultPhoneCallTime); err != nil {
+		return fmt.Errorf("DEFAULT_PHONE_CALL_TIME: must be HH:MM, got %q", m.DefaultPhoneCallTime)
+	}
+	if _, err := time.LoadLocation(m.Timezone); err != nil {
+		return fmt.Errorf("TIMEZONE: unknown time zone %q", m.Timezone)
+	}
+	return nil
+}
+
+// Location returns the loaded TIMEZONE (validated before).
+func (m Matching) Location() *time.Location {
+	loc, err := time.LoadLocation(m.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}

@@ -1,0 +1,274 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/curavani/matching/pkg/fault"
+)
+
+// Inbound is a consumed event after decoding, whatever shape it came in.
+type Inbound struct {
+	// Type is the canonical event type (aliases resolved).
+	Type string
+	// ID is the envelope's eventId, else the CloudEvent id.
+	ID string
+	// Source is the CloudEvent source (or the envelope's producer).
+	Source string
+	// DedupeKey identifies the event across redeliveries: the envelope's
+	// eventId when present, else the CloudEvent (source, id).
+	DedupeKey string
+	// Key is the partition key when the transport knows it.
+	Key string
+	// Payload is the event's payload object.
+	Payload json.RawMessage
+}
+
+// envelope is the reference's Kafka message value; both key spellings occur.
+type envelope struct {
+	EventID        string          `json:"eventId"`
+	EventIDSnake   string          `json:"event_id"`
+	EventType      string          `json:"eventType"`
+	EventTypeSnake string          `json:"event_type"`
+	Producer       string          `json:"producer"`
+	Payload        json.RawMessage `json:"payload"`
+}
+
+// Decode turns a received CloudEvent into an Inbound. It accepts a typed
+// CloudEvent whose data is the payload, and any CloudEvent (KafkaSource wraps
+// plain records as dev.knative.kafka.event) whose data is the reference
+// envelope with camelCase or snake_case keys. A malformed event is a
+// fault.Invalid error.
+func Decode(e cloudevents.Event) (Inbound, error) {
+	data := bytes.TrimSpace(e.Data())
+	in := Inbound{
+		Type:      Canonical(e.Type()),
+		ID:        e.ID(),
+		Source:    e.Source(),
+		DedupeKey: "ce:" + e.Source() + "#" + e.ID(),
+		Key:       partitionKey(e),
+	}
+	if len(data) == 0 {
+		return in, fault.Invalidf("event %s has no data", e.ID())
+	}
+	if data[0] != '{' {
+		return in, fault.Invalidf("event data is not a JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return in, fault.Invalidf("event data is not valid JSON: %v", err)
+	}
+	_, hasPayload := fields["payload"]
+	_, camel := fields["eventType"]
+	_, snake := fields["event_type"]
+	if hasPayload && (camel || snake) {
+		var env envelope
+		if err := json.Unmarshal(data, &env); err != nil {
+			return in, fault.Invalidf("malformed event envelope: %v", err)
+		}
+		typ := firstNonEmpty(env.EventType, env.EventTypeSnake)
+		if typ == "" {
+			return in, fault.Invalidf("event envelope has no eventType")
+		}
+		in.Type = Canonical(typ)
+		if id := firstNonEmpty(env.EventID, env.EventIDSnake); id != "" {
+			in.ID = id
+			in.DedupeKey = "event:" + id
+		}
+		if env.Producer != "" && in.Source == "" {
+			in.Source = env.Producer
+		}
+		in.Payload = env.Payload
+		if p := bytes.TrimSpace(in.Payload); len(p) == 0 || p[0] != '{' {
+			return in, fault.Invalidf("event envelope payload is not a JSON object")
+		}
+		return in, nil
+	}
+	if e.Type() == "" || e.Type() == KafkaEventType {
+		return in, fault.Invalidf("event of type %q carries no reference envelope (eventType and payload)", e.Type())
+	}
+	in.Payload = json.RawMessage(data)
+	return in, nil
+}
+
+// KafkaEventType is the type a Knative KafkaSource gives records that are not
+// CloudEvents.
+const KafkaEventType = "dev.knative.kafka.event"
+
+func partitionKey(e cloudevents.Event) string {
+	for _, name := range []string{"partitionkey", "key"} {
+		if v, ok := e.Extensions()[name]; ok {
+			return fmt.Sprint(v)
+		}
+	}
+	return ""
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// PatientDeletedData is the payload of patient.deleted. The patient service
+// sends {"patient_id": n, "id": n}; patient_id is required.
+type PatientDeletedData struct {
+	PatientID int64
+}
+
+// ParsePatientDeleted reads a patient.deleted payload.
+func ParsePatientDeleted(p json.RawMessage) (PatientDeletedData, error) {
+	id, err := requiredID(p, "patient_id")
+	return PatientDeletedData{PatientID: id}, err
+}
+
+// TherapistBlockedData is the payload of therapist.blocked.
+type TherapistBlockedData struct {
+	TherapistID int64
+	// Reason is the therapist service's sperrgrund; null or absent becomes
+	// "Therapist blocked" (DefaultBlockReason).
+	Reason string
+}
+
+// DefaultBlockReason stands in for a null or absent therapist.blocked reason.
+const DefaultBlockReason = "Therapist blocked"
+
+// ParseTherapistBlocked reads a therapist.blocked payload.
+func ParseTherapistBlocked(p json.RawMessage) (TherapistBlockedData, error) {
+	id, err := requiredID(p, "therapist_id")
+	if err != nil {
+		return TherapistBlockedData{}, err
+	}
+	d := TherapistBlockedData{TherapistID: id, Reason: DefaultBlockReason}
+	var f struct {
+		Reason json.RawMessage `json:"reason"`
+	}
+	_ = json.Unmarshal(p, &f)
+	if r := bytes.TrimSpace(f.Reason); len(r) > 0 && string(r) != "null" {
+		var s string
+		if err := json.Unmarshal(r, &s); err != nil {
+			return TherapistBlockedData{}, fault.Invalidf("field reason: must be a string or null")
+		}
+		if s = strings.TrimSpace(s); s != "" {
+			d.Reason = s
+		}
+	}
+	return d, nil
+}
+
+// EmailEventData is the part of email.sent and email.response_received that
+// matching reads.
+type EmailEventData struct {
+	EmailID     int64
+	TherapistID int64 // 0 when absent
+}
+
+// ParseEmailEvent reads an email.sent or email.response_received payload:
+// email_id is required; therapist_id is read from the payload or its
+// email_data when present.
+func ParseEmailEvent(p json.RawMessage) (EmailEventData, error) {
+	id, err := requiredID(p, "email_id")
+	if err != nil {
+		return EmailEventData{}, err
+	}
+	d := EmailEventData{EmailID: id}
+	var f struct {
+		TherapistID *int64 `json:"therapist_id"`
+		EmailData   struct {
+			TherapistID *int64 `json:"therapist_id"`
+		} `json:"email_data"`
+	}
+	if json.Unmarshal(p, &f) == nil {
+		if f.TherapistID != nil {
+			d.TherapistID = *f.TherapistID
+		} else if f.EmailData.TherapistID != nil {
+			d.TherapistID = *f.EmailData.TherapistID
+		}
+	}
+	return d, nil
+}
+
+// PhoneCallCompletedData is the part of phone_call.completed matching reads.
+type PhoneCallCompletedData struct {
+	CallID int64
+}
+
+// ParsePhoneCallCompleted reads a phone_call.completed payload; the call id is
+// call_id (or phone_call_id, or id).
+func ParsePhoneCallCompleted(p json.RawMessage) (PhoneCallCompletedData, error) {
+	for _, name := range []string{"call_id", "phone_call_id", "id"} {
+		var f map[string]json.RawMessage
+		if err := json.Unmarshal(p, &f); err != nil {
+			return PhoneCallCompletedData{}, fault.Invalidf("payload is not a JSON object")
+		}
+		if _, ok := f[name]; ok {
+			id, err := requiredID(p, name)
+			return PhoneCallCompletedData{CallID: id}, err
+		}
+	}
+	return PhoneCallCompletedData{}, fault.Invalidf("field call_id: required")
+}
+
+// requiredID reads field name of the JSON object p as a positive integer that
+// fits the reference's integer columns.
+func requiredID(p json.RawMessage, name string) (int64, error) {
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal(p, &f); err != nil {
+		return 0, fault.Invalidf("payload is not a JSON object")
+	}
+	raw, ok := f[name]
+	if !ok || string(bytes.TrimSpace(raw)) == "null" {
+		return 0, fault.Invalidf("field %s: required", name)
+	}
+	raw = bytes.TrimSpace(raw)
+	// json.Number would also take a quoted "3": only a bare number is an id.
+	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return 0, fault.Invalidf("field %s: must be an integer, got %s", name, truncate(raw))
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, fault.Invalidf("field %s: must be an integer, got %s", name, truncate(raw))
+	}
+	id, err := n.Int64()
+	if err != nil {
+		return 0, fault.Invalidf("field %s: must be an integer, got %s", name, truncate(raw))
+	}
+	if id <= 0 || id > math.MaxInt32 {
+		return 0, fault.Invalidf("field %s: must be a positive integer, got %d", name, id)
+	}
+	return id, nil
+}
+
+func truncate(b []byte) string {
+	const max = 40
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
+}
+
+// NewCloudEvent builds the CloudEvent matching emits for an outbox row: id is
+// the row's UUID, source matching-service, subject and partitionkey the key,
+// data the JSON payload.
+func NewCloudEvent(id, eventType, key string, created time.Time, payload []byte) (cloudevents.Event, error) {
+	e := cloudevents.NewEvent()
+	e.SetID(id)
+	e.SetSource(Source)
+	e.SetType(eventType)
+	e.SetTime(created.UTC())
+	e.SetSubject(key)
+	e.SetExtension("partitionkey", key)
+	if err := e.SetData(cloudevents.ApplicationJSON, json.RawMessage(payload)); err != nil {
+		return e, err
+	}
+	return e, e.Validate()
+}
