@@ -7,12 +7,15 @@
 #      the Debian package first when it is missing and we are root), removed on exit.
 set -euo pipefail
 
-if [[ -n "${TEST_DATABASE_URL:-}" || -n "${DATABASE_URL:-}" ]]; then
+# WITH_POSTGRES_THROWAWAY=1 skips 1 and 2 (to try the fallback).
+throwaway=${WITH_POSTGRES_THROWAWAY:-0}
+
+if [[ $throwaway != 1 && ( -n "${TEST_DATABASE_URL:-}" || -n "${DATABASE_URL:-}" ) ]]; then
   export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$DATABASE_URL}"
   exec "$@"
 fi
 
-if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432 -t 2; then
+if [[ $throwaway != 1 ]] && command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432 -t 2; then
   export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
   exec "$@"
 fi
