@@ -16,20 +16,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curavani/matching/pkg/store"
+	"github.com/curavani/matching/pkg/store/localpg"
 )
 
 var (
@@ -82,7 +77,7 @@ func New(tb testing.TB) (*pgxpool.Pool, string) {
 	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
 		tb.Fatalf("storetest: create database: %v", err)
 	}
-	dbURL := withDatabase(admin, name)
+	dbURL := localpg.WithDatabase(admin, name)
 	pool, err := store.Open(ctx, dbURL, 8)
 	if err != nil {
 		tb.Fatalf("storetest: open pool: %v", err)
@@ -122,7 +117,7 @@ func Empty(tb testing.TB) string {
 		defer c.Close(context.Background())
 		_, _ = c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
 	})
-	return withDatabase(admin, name)
+	return localpg.WithDatabase(admin, name)
 }
 
 // ensureTemplate creates the migrated template database once per migration
@@ -156,7 +151,7 @@ func ensureTemplate(tb testing.TB, admin string) string {
 		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 			tb.Fatalf("storetest: create template: %v", err)
 		}
-		pool, err := store.Open(ctx, withDatabase(admin, name), 2)
+		pool, err := store.Open(ctx, localpg.WithDatabase(admin, name), 2)
 		if err != nil {
 			tb.Fatalf("storetest: open template: %v", err)
 		}
@@ -189,104 +184,13 @@ func randomSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-func withDatabase(raw, db string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	u.Path = "/" + db
-	return u.String()
-}
-
 func findServer() (string, error) {
-	for _, env := range []string{"TEST_DATABASE_URL", "DATABASE_URL"} {
-		if v := os.Getenv(env); v != "" {
-			return withDatabase(v, "postgres"), nil
-		}
-	}
-	local := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	if answers(local) {
-		return local, nil
-	}
-	return startThrowaway()
-}
-
-func answers(u string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, u)
-	if err != nil {
-		return false
-	}
-	c.Close(ctx)
-	return true
-}
-
-// startThrowaway starts a private cluster on a free port with the machine's
-// initdb and pg_ctl (as user postgres when running as root).
-func startThrowaway() (string, error) {
-	bin, err := pgBin()
+	srv, err := localpg.Find(context.Background(), "TEST_DATABASE_URL", "DATABASE_URL")
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "matching-pg-")
-	if err != nil {
-		return "", err
+	if srv.Origin == "throwaway" {
+		cleanup = srv.Stop
 	}
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	asPostgres := os.Geteuid() == 0
-	run := func(args ...string) error {
-		var cmd *exec.Cmd
-		if asPostgres {
-			cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
-		} else {
-			cmd = exec.Command(args[0], args[1:]...)
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s: %v: %s", filepath.Base(args[0]), err, strings.TrimSpace(string(out)))
-		}
-		return nil
-	}
-	if asPostgres {
-		if err := exec.Command("chown", "postgres:postgres", dir).Run(); err != nil {
-			return "", err
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"); err != nil {
-		return "", err
-	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "pg.log"), "-w", "-t", "30", "-o", opts, "start"); err != nil {
-		return "", err
-	}
-	cleanup = func() {
-		_ = run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop")
-		_ = os.RemoveAll(dir)
-	}
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), nil
-}
-
-func pgBin() (string, error) {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
-	if len(matches) == 0 {
-		return "", fmt.Errorf("no server at 127.0.0.1:5432 and no pg_ctl installed (set DATABASE_URL or install postgresql)")
-	}
-	return filepath.Dir(matches[len(matches)-1]), nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return localpg.WithDatabase(srv.URL, "postgres"), nil
 }
