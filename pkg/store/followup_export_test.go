@@ -1,0 +1,5 @@
+package store
+
+// DueFollowUpsPageSQL lets the tests and the benchmark EXPLAIN the very
+// query DueFollowUps runs.
+const DueFollowUpsPageSQL = dueFollowUpsPage
