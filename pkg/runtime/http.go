@@ -1,0 +1,212 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/curavani/matching/pkg/events"
+)
+
+// MaxBodyBytes bounds a request body; a larger one is answered 413.
+const MaxBodyBytes = 1 << 20
+
+// ServiceName is the service field of GET /health (the reference's shape).
+const ServiceName = "matching-service"
+
+// OutcomeHeader carries the outcome (processed, duplicate, ignored, rejected,
+// failed) of an event on the response, for people and tests reading it.
+const OutcomeHeader = "X-Event-Outcome"
+
+// ServerOptions configure the HTTP side of a function.
+type ServerOptions struct {
+	// Handler receives the CloudEvents POSTed to the service.
+	Handler Handler
+	// Trigger, used instead of Handler, runs for every POST whatever its
+	// body (a PingSource tick): 200 when it returns nil, else a 5xx.
+	Trigger func(ctx context.Context) error
+	// Ready reports whether the function can do its work (the database
+	// answers); GET /health/readiness answers 503 while it fails.
+	Ready func(ctx context.Context) error
+	// Routes adds handlers by http.ServeMux pattern, e.g. "GET /metrics".
+	Routes map[string]http.Handler
+	// DrainTimeout bounds how long Serve waits for in-flight requests after
+	// shutdown began (default 30s).
+	DrainTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// Server is the HTTP server of one function: CloudEvents on POST /, the
+// health endpoints, and any extra routes.
+type Server struct {
+	opts     ServerOptions
+	mux      *http.ServeMux
+	log      *slog.Logger
+	draining atomic.Bool
+}
+
+// NewServer builds the routes of a function's HTTP server.
+func NewServer(opts ServerOptions) *Server {
+	s := &Server{opts: opts, mux: http.NewServeMux(), log: opts.Log}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.opts.DrainTimeout <= 0 {
+		s.opts.DrainTimeout = 30 * time.Second
+	}
+	// "POST /" matches every path: a Trigger's subscriber URI may carry one.
+	if opts.Trigger != nil {
+		s.mux.HandleFunc("POST /", s.serveTrigger)
+	} else {
+		s.mux.HandleFunc("POST /", s.serveEvent)
+	}
+	s.mux.HandleFunc("GET /health", s.serveHealth)
+	s.mux.HandleFunc("GET /health/readiness", s.serveReadiness)
+	s.mux.HandleFunc("GET /health/liveness", s.serveLiveness)
+	for pattern, h := range opts.Routes {
+		s.mux.Handle(pattern, h)
+	}
+	return s
+}
+
+// ServeHTTP routes a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Serve answers requests on ln until ctx is done, then stops accepting
+// connections, reports not-ready, waits for in-flight requests to finish (at
+// most DrainTimeout) and returns. A request in flight keeps its own context:
+// shutting down never aborts an event half-way.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.opts.DrainTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.DrainTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc // http.ErrServerClosed once the listener is closed
+	return err
+}
+
+// serveEvent decodes a CloudEvent in binary or structured mode, hands it to
+// the handler and answers with the status of its outcome.
+func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.rejectRequest(w, http.StatusRequestEntityTooLarge, "request body exceeds 1 MiB")
+			return
+		}
+		s.rejectRequest(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
+		return
+	}
+	msg := cehttp.NewMessage(r.Header, io.NopCloser(bytes.NewReader(body)))
+	switch msg.ReadEncoding() {
+	case binding.EncodingBinary, binding.EncodingStructured:
+	case binding.EncodingBatch:
+		s.rejectRequest(w, http.StatusBadRequest, "batched CloudEvents are not supported")
+		return
+	default:
+		s.rejectRequest(w, http.StatusBadRequest, "not a CloudEvent: expected ce-* headers (binary mode) or application/cloudevents+json (structured mode)")
+		return
+	}
+	e, err := binding.ToEvent(r.Context(), msg)
+	if err == nil {
+		err = e.Validate()
+	}
+	if err != nil {
+		s.rejectRequest(w, http.StatusBadRequest, "malformed CloudEvent: "+err.Error())
+		return
+	}
+
+	in, outcome, err := s.opts.Handler.Handle(r.Context(), *e)
+	code := status(in, outcome, err)
+	attrs := append(EventAttrs(in), slog.String("outcome", string(outcome)), slog.Int("status", code),
+		slog.Duration("duration", time.Since(start)))
+	if err != nil {
+		s.log.Error("event not processed", append(attrs, slog.String("error", err.Error()))...)
+	} else {
+		s.log.Debug("event handled", attrs...)
+	}
+	w.Header().Set(OutcomeHeader, string(outcome))
+	if code >= 300 {
+		writeText(w, code, reason(err))
+		return
+	}
+	w.WriteHeader(code)
+}
+
+// rejectRequest answers a request that is not a usable CloudEvent.
+func (s *Server) rejectRequest(w http.ResponseWriter, code int, msg string) {
+	msg = oneLine(msg)
+	s.log.Error("request rejected", slog.Int("status", code), slog.String("error", msg))
+	w.Header().Set(OutcomeHeader, string(events.Rejected))
+	writeText(w, code, msg)
+}
+
+func (s *Server) serveTrigger(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err := s.opts.Trigger(r.Context()); err != nil {
+		s.log.Error("trigger failed", slog.String("error", err.Error()))
+		writeText(w, http.StatusInternalServerError, reason(err))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "healthy", "service": ServiceName})
+}
+
+func (s *Server) serveReadiness(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": oneLine(err.Error())})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) serveLiveness(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
