@@ -46,7 +46,6 @@ func post(t *testing.T, base, path string, body any) map[string]any {
 	return out
 }
 
-
 func TestPatient_readsTypedFieldsAndKeepsTheWholeRecord(t *testing.T) {
 	f, cfg := fake.Start(t)
 	c := neighbours.NewClients(cfg)
@@ -471,5 +470,3 @@ func TestClients_concurrentCallsShareOneClientSafely(t *testing.T) {
 		t.Errorf("count = %d", n)
 	}
 }
-
-

@@ -351,9 +351,12 @@ func (f *Fake) SetTherapistFields(id int64, fields map[string]any) bool {
 }
 
 func (f *Fake) merge(into map[int64]*record, id int64, fields map[string]any) bool {
-	m, err := toMap(fields)
-	if err != nil {
-		panic(fmt.Sprintf("fake: merge: %v", err))
+	m := map[string]any{}
+	if len(fields) > 0 {
+		var err error
+		if m, err = toMap(fields); err != nil {
+			panic(fmt.Sprintf("fake: merge: %v", err))
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
