@@ -3,16 +3,190 @@ package matching
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/curavani/matching/pkg/neighbours"
 )
 
-// CheckConstraints evaluates the hard constraints between patient p and
-// therapist t in the order distance, exclusion (the search's list
-// searchExclusions and the patient's own list), patient preferences,
-// therapist preferences. ok is false with a short reason when one fails;
-// err is set only when a neighbour (geocoding) is unavailable.
+// CheckConstraints evaluates the hard constraints of reference-behaviour
+// §3.3 between patient p and therapist t, with product §8 item 10's fixes.
+// ok is false with a short reason (for logs) when one fails; err is set only
+// when the geocoding service is unavailable, which the API answers with 503.
+//
+//   - Exclusion: the therapist is in the search's list (searchExclusions) or
+//     in the patient record's own ausgeschlossene_therapeuten, as an integer
+//     or an object's id.
+//   - Patient preferences: bevorzugtes_therapeutengeschlecht (unless empty or
+//     Egal) must equal the therapist's geschlecht (männlich matches Männlich;
+//     divers and keine_Angabe match no specific preference);
+//     bevorzugtes_therapieverfahren (unless empty or egal) must equal the
+//     therapist's psychotherapieverfahren (a therapist with egal or none
+//     fails). There is no group-therapy check on this side.
+//   - Therapist preferences: alter_min and alter_max (0 or less = unset) bound
+//     the patient's age on today inclusively, and a patient without a readable
+//     geburtsdatum fails once either is set; geschlechtspraeferenz (unless
+//     empty or Egal) must equal the patient's geschlecht as above;
+//     bevorzugt_gruppentherapie true needs offen_fuer_gruppentherapie true.
+//   - Distance: see checkDistance.
+//
+// Texts are compared ignoring case and surrounding spaces, so a free-text
+// preference "weiblich" matches a weiblich patient, which the reference's
+// exact comparison did not.
+//
+// Order: the reference checks distance first. The verdict is a conjunction,
+// so the order cannot change it; the local checks run first here because each
+// candidate they reject saves a geocoding call (the costly, possibly billed
+// part). Reason names the first failure in this order.
 func CheckConstraints(ctx context.Context, p neighbours.Patient, t neighbours.Therapist, searchExclusions json.RawMessage, d neighbours.Distances, defaultMaxKM float64, today time.Time) (ok bool, reason string, err error) {
-	panic("TODO")
+	if reason := checkLocal(p, t, searchExclusions, today); reason != "" {
+		return false, reason, nil
+	}
+	return checkDistance(ctx, p, t, d, defaultMaxKM)
+}
+
+// checkLocal runs the constraints that need no neighbour call and returns
+// the first failure, or "".
+func checkLocal(p neighbours.Patient, t neighbours.Therapist, searchExclusions json.RawMessage, today time.Time) string {
+	// Exclusion.
+	if ExcludedIDs(searchExclusions)[t.ID] {
+		return "therapist excluded by the search"
+	}
+	if ExcludedIDs(p.AusgeschlosseneTherapeuten)[t.ID] {
+		return "therapist excluded by the patient"
+	}
+	// Patient preferences.
+	if pref := str(p.BevorzugtesTherapeutengeschlecht); isSet(pref) && !same(pref, str(t.Geschlecht)) {
+		return fmt.Sprintf("patient prefers %s, therapist is %s", pref, or(t.Geschlecht, "not given"))
+	}
+	if pref := str(p.BevorzugtesTherapieverfahren); isSet(pref) && !same(pref, str(t.Psychotherapieverfahren)) {
+		return fmt.Sprintf("patient prefers %s, therapist offers %s", pref, or(t.Psychotherapieverfahren, "nothing given"))
+	}
+	// Therapist preferences.
+	lo, hi := bound(t.AlterMin), bound(t.AlterMax)
+	if lo > 0 || hi > 0 {
+		age, ok := Age(str(p.Geburtsdatum), today)
+		switch {
+		case !ok:
+			return "therapist has an age range, patient's birth date unknown"
+		case lo > 0 && age < lo:
+			return fmt.Sprintf("patient aged %d, therapist takes from %d", age, lo)
+		case hi > 0 && age > hi:
+			return fmt.Sprintf("patient aged %d, therapist takes up to %d", age, hi)
+		}
+	}
+	if pref := str(t.Geschlechtspraeferenz); isSet(pref) && !same(pref, str(p.Geschlecht)) {
+		return fmt.Sprintf("therapist prefers %s, patient is %s", pref, or(p.Geschlecht, "not given"))
+	}
+	if isTrue(t.BevorzugtGruppentherapie) && !isTrue(p.OffenFuerGruppentherapie) {
+		return "therapist prefers group therapy, patient is not open to it"
+	}
+	return ""
+}
+
+// checkDistance passes when the travel distance between the patient's and
+// the therapist's address is at most the patient's max_km (inclusive).
+//
+//   - max_km is raeumliche_verfuegbarkeit.max_km when that is a positive
+//     number (or a string holding one); absent, null, zero, negative or
+//     non-numeric means defaultMaxKM (the reference failed with a 500 on
+//     null).
+//   - An address is strasse, plz, ort (the non-empty ones, joined with ", ");
+//     without ort there is none.
+//   - The travel mode is transit for verkehrsmittel ÖPNV or transit, else car.
+//   - Fail-open, as the reference: when either address is missing or the
+//     geocoding service cannot compute a distance (unknown address, no route),
+//     the pair passes. Failing closed would silently starve a therapist (or a
+//     patient) of every anfrage because of one bad address, and the anfrage is
+//     reviewed by staff before it is sent. An outage is different: it returns
+//     the error, since silently passing every candidate would ignore max_km
+//     for the whole anfrage.
+func checkDistance(ctx context.Context, p neighbours.Patient, t neighbours.Therapist, d neighbours.Distances, defaultMaxKM float64) (bool, string, error) {
+	from, to := address(p.Strasse, p.PLZ, p.Ort), address(t.Strasse, t.PLZ, t.Ort)
+	if from == "" || to == "" {
+		return true, "", nil
+	}
+	maxKM := MaxKM(p.RaeumlicheVerfuegbarkeit, defaultMaxKM)
+	km, ok, err := d.DistanceKM(ctx, neighbours.DistanceQuery{Origin: from, Destination: to, TravelMode: TravelMode(str(p.Verkehrsmittel))})
+	if err != nil {
+		return false, "", fmt.Errorf("distance between patient %d and therapist %d: %w", p.ID, t.ID, err)
+	}
+	if ok && km > maxKM {
+		return false, fmt.Sprintf("distance %.1f km exceeds the patient's %g km", km, maxKM), nil
+	}
+	return true, "", nil
+}
+
+// MaxKM reads max_km from a patient's raeumliche_verfuegbarkeit, or returns
+// def when it is absent, null, not a positive number or a string that does
+// not hold one.
+func MaxKM(raeumlich json.RawMessage, def float64) float64 {
+	var v struct {
+		MaxKM json.RawMessage `json:"max_km"`
+	}
+	if json.Unmarshal(raeumlich, &v) != nil {
+		return def
+	}
+	text := strings.TrimSpace(string(v.MaxKM))
+	if s, err := strconv.Unquote(text); err == nil {
+		text = strings.TrimSpace(s)
+	}
+	km, err := strconv.ParseFloat(text, 64)
+	if err != nil || km <= 0 || km != km {
+		return def
+	}
+	return km
+}
+
+// TravelMode maps a patient's verkehrsmittel to the geocoding service's
+// travel_mode: ÖPNV and transit → transit; anything else, Auto and none
+// included → car.
+func TravelMode(verkehrsmittel string) string {
+	switch strings.ToLower(strings.TrimSpace(verkehrsmittel)) {
+	case "öpnv", "transit":
+		return "transit"
+	}
+	return "car"
+}
+
+// address joins the non-empty parts of an address with ", "; "" when ort is
+// missing.
+func address(strasse, plz, ort *string) string {
+	o := strings.TrimSpace(str(ort))
+	if o == "" {
+		return ""
+	}
+	var parts []string
+	for _, s := range []string{strings.TrimSpace(str(strasse)), strings.TrimSpace(str(plz)), o} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// isSet reports whether a preference asks for something specific.
+func isSet(pref string) bool {
+	pref = strings.TrimSpace(pref)
+	return pref != "" && !strings.EqualFold(pref, "egal")
+}
+
+// same compares two enum-like texts ignoring case and surrounding spaces.
+func same(a, b string) bool { return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) }
+
+// bound reads an age bound; nil and values of 0 or less are unset (0).
+func bound(n *int) int {
+	if n == nil || *n < 0 {
+		return 0
+	}
+	return *n
+}
+
+func or(s *string, def string) string {
+	if s == nil || strings.TrimSpace(*s) == "" {
+		return def
+	}
+	return *s
 }
