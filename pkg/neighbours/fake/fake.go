@@ -279,23 +279,23 @@ func (f *Fake) DistanceQueries() []neighbours.DistanceQuery {
 // Known fields that are missing are stored as null. It panics if v is not a
 // JSON object.
 func (f *Fake) AddPatient(v any) int64 {
-	return f.add(v, "patient", f.patients, patientFields)
+	return f.add(v, "patient", f.patients, patientFields, dateStamp)
 }
 
 // AddTherapist stores a therapist record as AddPatient does; status defaults
 // to aktiv and psychotherapieverfahren to egal.
 func (f *Fake) AddTherapist(v any) int64 {
-	return f.add(v, "therapist", f.therapists, therapistFields)
+	return f.add(v, "therapist", f.therapists, therapistFields, dateStamp)
 }
 
 // AddPhoneCall stores a phone call as if someone else had created it (say, an
 // earlier run of the follow-up job) and returns its id. It is not listed by
 // PhoneCalls, which lists what was received over HTTP.
 func (f *Fake) AddPhoneCall(v any) int64 {
-	return f.add(v, "phone-call", f.calls, phoneCallFields)
+	return f.add(v, "phone-call", f.calls, phoneCallFields, rfc822)
 }
 
-func (f *Fake) add(v any, kind string, into map[int64]*record, fields []field) int64 {
+func (f *Fake) add(v any, kind string, into map[int64]*record, fields []field, stamp func(time.Time) string) int64 {
 	m, err := toMap(v)
 	if err != nil {
 		panic(fmt.Sprintf("fake: Add %s: %v", kind, err))
@@ -312,7 +312,7 @@ func (f *Fake) add(v any, kind string, into map[int64]*record, fields []field) i
 		id = f.next[kind]
 	}
 	m["id"] = json.Number(fmt.Sprint(id))
-	fillDefaults(m, fields, f.now())
+	fillDefaults(m, fields, stamp(f.now()))
 	into[id] = &record{m: m}
 	return id
 }

@@ -2,9 +2,11 @@ package fake_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -232,7 +234,7 @@ func TestEmails_createdAsDraftOrQueuedThenUpdatedAndListed(t *testing.T) {
 	}
 	_, body = call(t, srv, "POST", "/api/emails", map[string]any{"therapist_id": 4, "betreff": "B", "inhalt_markdown": "M", "empfaenger_email": "t@example.org", "empfaenger_name": "T", "status": "In_Warteschlange", "add_legal_footer": true})
 	queued := body.(map[string]any)
-	if queued["status"] != "In_Warteschlange" || queued["in_warteschlange_am"] != "2030-06-14T08:30:00.000000" {
+	if queued["status"] != "In_Warteschlange" || queued["in_warteschlange_am"] != "2030-06-14T08:30:00" {
 		t.Errorf("queued %v", queued)
 	}
 
@@ -438,5 +440,34 @@ func TestAddPatient_acceptsStructsRawJSONAndExplicitIDs(t *testing.T) {
 	f.RemovePatient(40)
 	if _, ok := f.Patient(40); ok {
 		t.Errorf("removed patient still there")
+	}
+}
+
+func TestListenAndServe_servesUntilTheContextEnds(t *testing.T) {
+	f := fake.New()
+	f.AddTherapist(fake.SampleTherapist(map[string]any{"id": 3}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Serve(ctx, ln) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/api/therapists/3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("status %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve returned %v after shutdown", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the context ended")
 	}
 }

@@ -109,22 +109,33 @@ func contains(vals []string, v string) bool {
 	return false
 }
 
-// isoStamp formats t as the reference's naive-UTC ISO datetime.
-func isoStamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000") }
+// isoStamp formats t as the reference's naive-UTC ISO datetime; like Python's
+// isoformat it drops a zero fraction.
+func isoStamp(t time.Time) string {
+	t = t.UTC().Truncate(time.Microsecond)
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02T15:04:05")
+	}
+	return t.Format("2006-01-02T15:04:05.000000")
+}
+
+// dateStamp formats t as the patient and therapist services serialise their
+// created_at and updated_at (a DateField: the date only).
+func dateStamp(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 // rfc822 formats t as flask-restful's fields.DateTime does.
 func rfc822(t time.Time) string { return t.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0000") }
 
 // fillDefaults stores the default of every known field that is missing or
-// null, and the creation stamps.
-func fillDefaults(m map[string]any, fields []field, now time.Time) {
+// null, and the creation stamp.
+func fillDefaults(m map[string]any, fields []field, now string) {
 	for _, f := range fields {
 		if v, ok := m[f.name]; ok && v != nil {
 			continue
 		}
 		switch {
 		case f.kind == kStamp && f.name == "created_at":
-			m[f.name] = isoStamp(now)
+			m[f.name] = now
 		case f.def != nil:
 			m[f.name] = cloneDefault(f.def)
 		default:

@@ -240,7 +240,7 @@ func (f *Fake) createPerson(w http.ResponseWriter, r *http.Request, kind string,
 	f.next[kind]++
 	id := f.next[kind]
 	body["id"] = json.Number(strconv.FormatInt(id, 10))
-	fillDefaults(body, fields, f.now())
+	fillDefaults(body, fields, dateStamp(f.now()))
 	rec := &record{m: body}
 	into[id] = rec
 	out := rec.json()
@@ -281,7 +281,7 @@ func (f *Fake) updatePerson(w http.ResponseWriter, r *http.Request, into map[int
 	for k, v := range known {
 		rec.set(k, v)
 	}
-	rec.set("updated_at", isoStamp(f.now()))
+	rec.set("updated_at", dateStamp(f.now()))
 	writeRaw(w, http.StatusOK, rec.json())
 }
 
