@@ -155,10 +155,10 @@ func (s service) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // transportError keeps a caller's own cancellation recognisable (it is not an
-// outage of the neighbour); everything else, our timeout included, is one.
+// outage of the neighbour); everything else, deadlines included, is one.
 func (s service) transportError(ctx context.Context, err error) error {
-	if errors.Is(context.Cause(ctx), context.Canceled) {
-		return fmt.Errorf("%s service: %w", s.name, context.Canceled)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("%s service: %w: %w", s.name, context.Canceled, err)
 	}
 	return s.unavailable(err)
 }

@@ -97,9 +97,38 @@ func (f *Fake) wrap(ep Endpoint, service string, h http.HandlerFunc) http.Handle
 		case down:
 			writeJSON(w, http.StatusServiceUnavailable, msg("Service unavailable"))
 		default:
-			h(w, r)
+			// Handlers answer while holding f.mu; the buffer lets the
+			// network write happen after they have released it.
+			var b buffered
+			b.header = w.Header()
+			h(&b, r)
+			if b.status == 0 {
+				b.status = http.StatusOK
+			}
+			w.WriteHeader(b.status)
+			_, _ = w.Write(b.body.Bytes())
 		}
 	}
+}
+
+// buffered is a ResponseWriter that keeps the answer in memory.
+type buffered struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *buffered) Header() http.Header { return b.header }
+
+func (b *buffered) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *buffered) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
 }
 
 // popFailure takes one injected failure of ep; f.mu is held.
@@ -299,7 +328,7 @@ func pageParams(q url.Values) (page, limit int) {
 }
 
 // writeList answers one page of recs, in the shape {data, page, limit, total}
-// or, after SetBareLists(true), as a bare array. f.mu is held.
+// or, after SetBareLists(true), as a bare array. f.mu is held (w is buffered).
 func (f *Fake) writeList(w http.ResponseWriter, q url.Values, recs []*record) {
 	page, limit := pageParams(q)
 	from := min((page-1)*limit, len(recs))
