@@ -1,0 +1,447 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/fault"
+	"github.com/curavani/matching/pkg/matching"
+	"github.com/curavani/matching/pkg/outbox"
+	"github.com/curavani/matching/pkg/store"
+)
+
+// Limits of the legacy Kontaktanfrage.
+const maxRequestedContacts = 100
+
+func searchNotFound(id int64) error { return fault.NotFoundf("Patient search %d not found", id) }
+
+func invalidStatus(s string) error {
+	return fault.Invalidf("Invalid status '%s'. Valid values: %s", s, matching.ValidStatusesText())
+}
+
+type searchListItem struct {
+	ID                       int64   `json:"id"`
+	PatientID                int64   `json:"patient_id"`
+	PatientenName            string  `json:"patienten_name"`
+	Status                   string  `json:"status"`
+	CreatedAt                string  `json:"created_at"`
+	UpdatedAt                *string `json:"updated_at"`
+	AktiveAnfragen           int     `json:"aktive_anfragen"`
+	GesamtAnfragen           int     `json:"gesamt_anfragen"`
+	AusgeschlosseneAnzahl    int     `json:"ausgeschlossene_therapeuten_anzahl"`
+	OffenFuerGruppentherapie bool    `json:"offen_fuer_gruppentherapie"`
+}
+
+// GET /api/platzsuchen
+func (s *Server) listSearches(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f store.SearchFilter
+	if st := q.Get("status"); st != "" {
+		if !matching.IsValidStatus(st) {
+			s.writeError(w, r, invalidStatus(st))
+			return
+		}
+		f.Status = &st
+	}
+	var err error
+	if f.PatientID, err = queryInt(q, "patient_id"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if f.MinAnfragen, err = queryIntAsInt(q, "min_anfragen"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if f.MaxAnfragen, err = queryIntAsInt(q, "max_anfragen"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, limit := pagination(q)
+	f.Limit, f.Offset = limit, offset(page, limit)
+	searches, total, err := store.ListSearches(r.Context(), s.cfg.Pool, f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ids := make([]int64, len(searches))
+	for i, x := range searches {
+		ids[i] = x.PatientID
+	}
+	patients, err := s.patients(r.Context(), ids)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	data := make([]searchListItem, 0, len(searches))
+	for _, x := range searches {
+		p, found := patients[x.PatientID]
+		data = append(data, searchListItem{
+			ID: x.ID, PatientID: x.PatientID,
+			PatientenName:            fullName(p.Vorname, p.Nachname, found),
+			Status:                   x.Status,
+			CreatedAt:                matching.FormatTimestamp(x.CreatedAt),
+			UpdatedAt:                matching.FormatTimestampPtr(x.UpdatedAt),
+			AktiveAnfragen:           x.ActiveAnfragen,
+			GesamtAnfragen:           x.TotalAnfragen,
+			AusgeschlosseneAnzahl:    x.ExclusionListLength,
+			OffenFuerGruppentherapie: found && p.OffenFuerGruppentherapie != nil && *p.OffenFuerGruppentherapie,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "page": page, "limit": limit, "total": total})
+}
+
+type searchHistoryItem struct {
+	AnfrageID       int64   `json:"anfrage_id"`
+	TherapistID     int64   `json:"therapist_id"`
+	TherapeutenName string  `json:"therapeuten_name"`
+	Position        int     `json:"position"`
+	Status          string  `json:"status"`
+	Outcome         *string `json:"outcome"`
+	SentDate        *string `json:"sent_date"`
+	ResponseDate    *string `json:"response_date"`
+}
+
+// GET /api/platzsuchen/{id}
+func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	x, err := store.GetSearch(ctx, s.cfg.Pool, id)
+	if err == nil && x == nil {
+		err = searchNotFound(id)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, err := store.SearchEntries(ctx, s.cfg.Pool, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	patients, err := s.patients(ctx, []int64{x.PatientID})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tids := make([]int64, len(entries))
+	for i, e := range entries {
+		tids[i] = e.TherapistID
+	}
+	therapists, err := s.therapists(ctx, tids)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	history := make([]searchHistoryItem, 0, len(entries))
+	for _, e := range entries {
+		t, found := therapists[e.TherapistID]
+		history = append(history, searchHistoryItem{
+			AnfrageID: e.AnfrageID, TherapistID: e.TherapistID,
+			TherapeutenName: fullName(t.Vorname, t.Nachname, found),
+			Position:        e.Position, Status: e.Status, Outcome: e.Outcome,
+			SentDate:     matching.FormatTimestampPtr(e.SentAt),
+			ResponseDate: matching.FormatTimestampPtr(e.RespondedAt),
+		})
+	}
+	p, found := patients[x.PatientID]
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id":                             x.ID,
+		"patient_id":                     x.PatientID,
+		"patient":                        rawRecord(p.Raw, found),
+		"status":                         x.Status,
+		"created_at":                     matching.FormatTimestamp(x.CreatedAt),
+		"updated_at":                     matching.FormatTimestampPtr(x.UpdatedAt),
+		"ausgeschlossene_therapeuten":    jsonRaw(exclusionsOrEmpty(x.Exclusions)),
+		"erfolgreiche_vermittlung_datum": matching.FormatTimestampPtr(x.SuccessfulAt),
+		"notizen":                        x.Notes,
+		"aktive_anfragen":                x.ActiveAnfragen,
+		"gesamt_anfragen":                x.TotalAnfragen,
+		"anfrage_verlauf":                history,
+	})
+}
+
+func exclusionsOrEmpty(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("[]")
+	}
+	return raw
+}
+
+// POST /api/platzsuchen
+func (s *Server) createSearch(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	patientID, err := b.integer("patient_id", true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	notes, err := b.str("notizen")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := s.cfg.Patients.Patient(ctx, *patientID)
+	if err != nil {
+		if fault.KindOf(err) == fault.NotFound {
+			err = fault.NotFoundf("Patient %d not found", *patientID).Wrap(err)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	if err := matching.ValidatePatientForSearch(p); err != nil {
+		msg := err.Error()
+		if fe := fault.As(err); fe != nil {
+			msg = fe.Message
+		}
+		s.writeError(w, r, fault.Invalidf("Cannot create platzsuche: %s", msg).With("patient_id", *patientID))
+		return
+	}
+	now := s.now()
+	var note *string
+	if notes != nil && *notes != "" {
+		n := matching.Note(now, matching.AuthorAPI, *notes)
+		note = &n
+	}
+	var (
+		created store.Search
+		ids     []string
+	)
+	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		var existing int64
+		var err error
+		created, existing, err = store.CreateSearch(ctx, tx, *patientID, note, now)
+		if err != nil {
+			return err
+		}
+		if existing != 0 {
+			return fault.Invalidf("Patient already has an active search").With("search_id", existing)
+		}
+		ids, err = outbox.Add(ctx, tx, events.NewSearchStatusChanged(events.SearchStatusChangedData{
+			SearchID: created.ID, PatientID: created.PatientID, NewStatus: matching.StatusAktiv,
+		}))
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.publish(ctx, ids)
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"id":         created.ID,
+		"patient_id": created.PatientID,
+		"status":     created.Status,
+		"created_at": matching.FormatTimestamp(created.CreatedAt),
+		"message":    "Patient search created successfully",
+	})
+}
+
+// PUT /api/platzsuchen/{id}
+func (s *Server) updateSearch(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status, err := b.str("status")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	notes, err := b.str("notizen")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	exclusions := b.present("ausgeschlossene_therapeuten")
+	now := s.now()
+	var ids []string
+	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		cur, err := store.LockSearch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			return searchNotFound(id)
+		}
+		u := store.SearchUpdate{Notes: notes}
+		var change *events.SearchStatusChangedData
+		if status != nil && *status != "" {
+			if !matching.IsValidStatus(*status) {
+				return invalidStatus(*status)
+			}
+			if err := matching.CheckTransition(cur.Status, *status); err != nil {
+				return err
+			}
+			u.Status = status
+			if *status == matching.StatusErfolgreich {
+				u.SuccessfulAt = &now
+			}
+			old := cur.Status
+			change = &events.SearchStatusChangedData{SearchID: id, PatientID: cur.PatientID, OldStatus: &old, NewStatus: *status}
+		}
+		if exclusions != nil {
+			list, err := matching.ValidateExclusionList(exclusions)
+			if err != nil {
+				return err
+			}
+			u.Exclusions = list
+		}
+		if err := store.UpdateSearch(ctx, tx, id, u, now); err != nil {
+			return err
+		}
+		if change != nil {
+			ids, err = outbox.Add(ctx, tx, events.NewSearchStatusChanged(*change))
+		}
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.publish(ctx, ids)
+	writeJSON(w, http.StatusOK, map[string]any{"message": "Patient search updated successfully", "id": id})
+}
+
+// DELETE /api/platzsuchen/{id}
+//
+// The search's entries leave every anfrage they sit in, and those anfragen
+// stay consistent (the reference left anfragegroesse too large, so the
+// anfrage could neither be sent nor answered): positions close up,
+// anfragegroesse becomes the number of remaining entries, the counts and
+// response type of an answered anfrage are recomputed from the remaining
+// outcomes, and an anfrage left without patients is deleted.
+func (s *Server) deleteSearch(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	err := store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		found, anfragen, err := store.DeleteSearch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return searchNotFound(id)
+		}
+		answered, err := store.CompactAnfragen(ctx, tx, anfragen)
+		if err != nil {
+			return err
+		}
+		for _, aid := range answered {
+			if err := recount(ctx, tx, aid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": "Patient search deleted successfully"})
+}
+
+// recount recomputes the response counts and type of answered anfrage id
+// from the outcomes of its entries.
+func recount(ctx context.Context, tx pgx.Tx, id int64) error {
+	entries, err := store.AnfrageEntries(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	outcomes := make([]string, len(entries))
+	for i, e := range entries {
+		outcomes[i] = deref(e.Outcome)
+	}
+	sum := matching.Classify(outcomes, len(entries))
+	return store.SetResponseCounts(ctx, tx, id, store.Response{
+		Type: sum.Type, Accepted: sum.Accepted, Rejected: sum.Rejected, NoResponse: sum.NoResponse,
+	})
+}
+
+// POST /api/platzsuchen/{id}/kontaktanfrage (legacy)
+func (s *Server) requestContacts(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	b, err := readBody(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	count, err := b.integer("requested_count", true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	notes, err := b.str("notizen")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// The reference checks the count before it looks the search up.
+	switch {
+	case *count <= 0:
+		s.writeError(w, r, fault.Invalidf("Requested count must be positive"))
+		return
+	case *count > maxRequestedContacts:
+		s.writeError(w, r, fault.Invalidf("Requested count too high (max: %d)", maxRequestedContacts))
+		return
+	}
+	n := int(*count)
+	now := s.now()
+	var before, after int
+	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		cur, err := store.LockSearch(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			return searchNotFound(id)
+		}
+		if cur.Status != matching.StatusAktiv {
+			return fault.Invalidf("Can only request contacts for active searches. Current status: %s", cur.Status)
+		}
+		text := fmt.Sprintf("Requested %d additional contacts (total: %d)", n, cur.ContactCount+n)
+		if notes != nil && *notes != "" {
+			text += " - " + *notes
+		}
+		newNotes := matching.AppendNote(cur.Notes, matching.Note(now, matching.AuthorAPI, text))
+		before, after, err = store.AddContacts(ctx, tx, id, n, newNotes, now)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"message":        fmt.Sprintf("Requested %d additional contacts", n),
+		"previous_total": before,
+		"new_total":      after,
+		"search_id":      id,
+	})
+}

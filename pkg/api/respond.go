@@ -1,0 +1,70 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/curavani/matching/pkg/fault"
+)
+
+// missingHelp is flask-restful reqparse's help text for a missing required
+// argument; existing clients may show it.
+const missingHelp = "Missing required parameter in the JSON body or the post body or the query string"
+
+// argError is reqparse's 400: "message" is an object from the argument's
+// name to what is wrong with it.
+func argError(name, help string) *fault.Error {
+	return fault.Invalidf("%s: %s", name, help).With("message", map[string]string{name: help})
+}
+
+// missingArg is reqparse's 400 for a missing required argument.
+func missingArg(name string) *fault.Error { return argError(name, missingHelp) }
+
+// internalError is a 500 whose message the caller sees (the reference's
+// "Failed to send anfrage: …" family).
+func internalError(msg string, cause error) *fault.Error {
+	return &fault.Error{Kind: fault.Transient, Message: msg, Err: cause}
+}
+
+// writeJSON writes v with status code. HTML characters stay unescaped, as
+// Python's json module writes them.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, `{"message": "Internal server error"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// writeError answers err with the status fault.Status gives it and the
+// reference's body {"message": …, extra keys…}. A *fault.Error shows its
+// message; anything else is logged and shown as "Internal server error".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"message": "Request body too large (limit 1 MiB)"})
+		return
+	}
+	code := fault.Status(err)
+	body := map[string]any{}
+	fe := fault.As(err)
+	if fe != nil && fe.Message != "" {
+		body["message"] = fe.Message
+		for k, v := range fe.Extra {
+			body[k] = v
+		}
+	} else {
+		body["message"] = "Internal server error"
+	}
+	if code >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err.Error())
+	}
+	writeJSON(w, code, body)
+}
