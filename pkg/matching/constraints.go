@@ -123,13 +123,11 @@ func checkDistance(ctx context.Context, p neighbours.Patient, t neighbours.Thera
 // def when it is absent, null, not a positive number or a string that does
 // not hold one.
 func MaxKM(raeumlich json.RawMessage, def float64) float64 {
-	var v struct {
-		MaxKM json.RawMessage `json:"max_km"`
-	}
+	var v map[string]json.RawMessage
 	if json.Unmarshal(raeumlich, &v) != nil {
 		return def
 	}
-	text := strings.TrimSpace(string(v.MaxKM))
+	text := strings.TrimSpace(string(v["max_km"]))
 	if s, err := strconv.Unquote(text); err == nil {
 		text = strings.TrimSpace(s)
 	}

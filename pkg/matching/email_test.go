@@ -149,7 +149,7 @@ func TestAvailabilityLines_everySlotMondayFirst(t *testing.T) {
 			[]string{"Montag: 08:00 - 09:00 Uhr, 13:00 - 14:30 Uhr", "Dienstag: 10:00 - 12:00 Uhr"}},
 		"english keys, any case": {`{"SUNDAY": ["09:00-10:00"], "Saturday": ["11:00-12:00"]}`,
 			[]string{"Samstag: 11:00 - 12:00 Uhr", "Sonntag: 09:00 - 10:00 Uhr"}},
-		"free text kept": {`{"freitag": ["vormittags"]}`, []string{"Freitag: vormittags"}},
+		"free text kept":                       {`{"freitag": ["vormittags"]}`, []string{"Freitag: vormittags"}},
 		"blank slots and unknown keys ignored": {`{"montag": ["", " "], "feiertag": ["10:00-11:00"]}`, nil},
 		"null":                                 {`null`, nil},
 		"not an object":                        {`["09:00-10:00"]`, nil},

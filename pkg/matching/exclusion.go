@@ -32,13 +32,12 @@ func ExcludedIDs(raw json.RawMessage) map[int64]bool {
 func entryID(e json.RawMessage) (int64, bool) {
 	e = bytes.TrimSpace(e)
 	if len(e) > 0 && e[0] == '{' {
-		var obj struct {
-			ID json.RawMessage `json:"id"`
-		}
+		// A map, not a struct: encoding/json would also take "ID" or "Id".
+		var obj map[string]json.RawMessage
 		if json.Unmarshal(e, &obj) != nil {
 			return 0, false
 		}
-		return integer(obj.ID)
+		return integer(obj["id"])
 	}
 	return integer(e)
 }
