@@ -181,7 +181,7 @@ func (s *Server) checkContactable(ctx context.Context, db store.DB, t neighbours
 	if err != nil {
 		return err
 	}
-	if d := coolingDate(t, row); d != "" && d > today.Format("2006-01-02") {
+	if d := coolingDate(t, row); matching.InCooling(d, today) {
 		return fault.Conflictf("Therapist %d is in a cooling period until %s", t.ID, d).With("naechster_kontakt_moeglich", d)
 	}
 	open, err := store.OpenAnfrage(ctx, db, t.ID)

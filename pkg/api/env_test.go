@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curavani/matching/config"
@@ -262,3 +263,6 @@ func (e *env) anfrage(therapistID int64, prefix string) int64 {
 
 // jsonNum is n as the tests decode JSON numbers.
 func jsonNum(n int64) json.Number { return json.Number(fmt.Sprint(n)) }
+
+// cmpIgnoreID compares outbox events without their random ids.
+var cmpIgnoreID = cmpopts.IgnoreFields(outboxEvent{}, "ID")
