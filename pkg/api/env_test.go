@@ -36,6 +36,7 @@ type env struct {
 	fake *fake.Fake
 	srv  *httptest.Server
 	pub  *recordingPublisher
+	ncfg config.Neighbours
 
 	mu  sync.Mutex
 	now time.Time
@@ -52,7 +53,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 	pool, _ := storetest.New(t)
 	f, ncfg := fake.Start(t)
 	clients := neighbours.NewClients(ncfg)
-	e := &env{t: t, pool: pool, fake: f, pub: &recordingPublisher{}, now: testNow}
+	e := &env{t: t, pool: pool, fake: f, pub: &recordingPublisher{}, ncfg: ncfg, now: testNow}
 	cfg := api.Config{
 		Pool:          pool,
 		Patients:      clients.Patients,
