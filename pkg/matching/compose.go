@@ -38,7 +38,8 @@ type Composer struct {
 	Concurrency int
 	// DefaultMaxKM applies when a patient sets no usable max_km.
 	DefaultMaxKM float64
-	// Max is the anfrage size limit (MAX_ANFRAGE_SIZE).
+	// Max is the anfrage size limit (MAX_ANFRAGE_SIZE); 0 or less chooses
+	// nobody.
 	Max int
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -90,9 +91,10 @@ func checkLocal(p neighbours.Patient, t neighbours.Therapist, searchExclusions j
 // the therapist's address is at most the patient's max_km (inclusive).
 //
 //   - max_km is raeumliche_verfuegbarkeit.max_km when that is a positive
-//     number (or a string holding one); absent, null, zero, negative or
-//     non-numeric means defaultMaxKM (the reference failed with a 500 on
-//     null).
+//     finite number (or a string holding one); absent, null, zero, negative
+//     or non-numeric means defaultMaxKM (the reference failed with a 500 on
+//     null; 0 is read as "not set", as for the age bounds, since nobody can
+//     travel 0 km).
 //   - An address is strasse, plz, ort (the non-empty ones, joined with ", ");
 //     without ort there is none.
 //   - The travel mode is transit for verkehrsmittel ÖPNV or transit, else car.
@@ -132,7 +134,7 @@ func MaxKM(raeumlich json.RawMessage, def float64) float64 {
 		text = strings.TrimSpace(s)
 	}
 	km, err := strconv.ParseFloat(text, 64)
-	if err != nil || km <= 0 || km != km {
+	if err != nil || km <= 0 || math.IsNaN(km) || math.IsInf(km, 0) {
 		return def
 	}
 	return km

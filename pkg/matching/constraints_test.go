@@ -95,6 +95,8 @@ func TestCheckConstraints_matrix(t *testing.T) {
 		"null raeumliche is the default": {change: func(x pair) { x.p.RaeumlicheVerfuegbarkeit = json.RawMessage(`null`) }, km: 26, pass: false},
 		"text max_km is the default":     {change: func(x pair) { x.p.RaeumlicheVerfuegbarkeit = json.RawMessage(`{"max_km": "weit"}`) }, km: 26, pass: false},
 		"numeric text max_km counts":     {change: func(x pair) { x.p.RaeumlicheVerfuegbarkeit = json.RawMessage(`{"max_km": "30"}`) }, km: 26, pass: true},
+		"NaN max_km is the default":      {change: func(x pair) { x.p.RaeumlicheVerfuegbarkeit = json.RawMessage(`{"max_km": "NaN"}`) }, km: 26, pass: false},
+		"negative max_km is the default": {change: func(x pair) { x.p.RaeumlicheVerfuegbarkeit = json.RawMessage(`{"max_km": -3}`) }, km: 20, pass: true},
 		"zero max_km is the default":     {change: func(x pair) { x.p.RaeumlicheVerfuegbarkeit = json.RawMessage(`{"max_km": 0}`) }, km: 20, pass: true},
 
 		// Exclusions.

@@ -88,7 +88,7 @@ func emailKey(t neighbours.Therapist) string {
 // then potentially available and informed about Curavani, available only,
 // informed only, neither.
 func tier(t neighbours.Therapist) int {
-	n := 0
+	var n int
 	available, informed := isTrue(t.PotenziellVerfuegbar), isTrue(t.UeberCuravaniInformiert)
 	switch {
 	case available && informed:
