@@ -37,15 +37,19 @@ import (
 // preference "weiblich" matches a weiblich patient, which the reference's
 // exact comparison did not.
 //
-// Order: the reference checks distance first. The verdict is a conjunction,
-// so the order cannot change it; the local checks run first here because each
-// candidate they reject saves a geocoding call (the costly, possibly billed
-// part). Reason names the first failure in this order.
+// Order: distance, exclusion, patient preferences, therapist preferences, as
+// the reference and the issue specify, so the reason names the same first
+// failure as the reference would. The verdict is a conjunction either way;
+// running the local checks first would save geocoding calls for candidates
+// they reject (measured in BenchmarkCompose), but the contract is the order.
 func CheckConstraints(ctx context.Context, p neighbours.Patient, t neighbours.Therapist, searchExclusions json.RawMessage, d neighbours.Distances, defaultMaxKM float64, today time.Time) (ok bool, reason string, err error) {
+	if ok, reason, err := checkDistance(ctx, p, t, d, defaultMaxKM); err != nil || !ok {
+		return ok, reason, err
+	}
 	if reason := checkLocal(p, t, searchExclusions, today); reason != "" {
 		return false, reason, nil
 	}
-	return checkDistance(ctx, p, t, d, defaultMaxKM)
+	return true, "", nil
 }
 
 // checkLocal runs the constraints that need no neighbour call and returns

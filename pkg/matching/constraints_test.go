@@ -3,6 +3,7 @@ package matching_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/curavani/matching/pkg/fault"
@@ -203,11 +204,11 @@ func TestCheckConstraints_unknownDistancePassesButAnOutageFails(t *testing.T) {
 			t.Errorf("ok %v, err %v (status %d)", ok, err, fault.Status(err))
 		}
 	})
-	t.Run("local failure spends no geocoding call", func(t *testing.T) {
-		d := &fakeDistances{err: fault.Unavailablef("Geocoding service unavailable")}
-		ok, _, err := matching.CheckConstraints(context.Background(), patient(100), therapist(1), json.RawMessage(`[1]`), d, 25, testToday)
-		if ok || err != nil || d.count() != 0 {
-			t.Errorf("ok %v, err %v, %d calls", ok, err, d.count())
+	t.Run("distance is checked first: too far is the reason even when also excluded", func(t *testing.T) {
+		d := &fakeDistances{def: 100}
+		ok, reason, err := matching.CheckConstraints(context.Background(), patient(100), therapist(1), json.RawMessage(`[1]`), d, 25, testToday)
+		if ok || err != nil || d.count() != 1 || !strings.Contains(reason, "distance") {
+			t.Errorf("ok %v, reason %q, err %v, %d calls", ok, reason, err, d.count())
 		}
 	})
 }
