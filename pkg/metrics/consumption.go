@@ -1,0 +1,112 @@
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/curavani/matching/pkg/events"
+)
+
+// outcomes are the values of the outcome label, each present from the first
+// event of a source and type on.
+var outcomes = []events.Outcome{events.Processed, events.Duplicate, events.Ignored, events.Rejected, events.Failed}
+
+// maxConsumerKeys bounds the memo of resolved series (consumerKey →
+// series); past it, series are looked up in the vectors on every call,
+// which is slower but still correct.
+const maxConsumerKeys = 256
+
+// consumerKey is a (source, type) pair as the caller passed it.
+type consumerKey struct{ source, eventType string }
+
+// consumerSeries are the resolved series of one source and type, so that
+// the per-event path is one map load and two atomic adds.
+type consumerSeries struct {
+	source, eventType string
+	outcomes          map[events.Outcome]prometheus.Counter
+	duration          prometheus.Observer
+}
+
+func (m *Metrics) registerConsumption() {
+	m.consumed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "matching_events_consumed_total",
+		Help: "Events consumed, by source (topic), type and outcome (processed, duplicate, ignored, rejected, failed). A failed event is delivered again and counted again.",
+	}, []string{"source", "type", "outcome"})
+	m.processDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "matching_event_processing_duration_seconds",
+		Help:    "Time from receiving an event to its outcome (decoding, transaction, inline publish), by source and type.",
+		Buckets: latencyBuckets,
+	}, []string{"source", "type"})
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "matching_consumer_lag_messages",
+		Help: "Kafka-direct mode: records of a partition not yet processed by this consumer (high-water mark minus next offset), as of the last record processed.",
+	}, []string{"topic", "partition"})
+	m.reg.MustRegister(m.consumed, m.processDuration, m.lag)
+}
+
+// ObserveConsumed records one consumed event: where it came from (the
+// function's topic, e.g. patient-events; a KafkaSource's CloudEvent source
+// is reduced to the topic after its '#'), its type, its outcome and how long
+// handling it took. The runtime calls it once per event and attempt.
+func (m *Metrics) ObserveConsumed(source, eventType string, outcome events.Outcome, d time.Duration) {
+	s := m.consumerSeries(source, eventType)
+	if c, ok := s.outcomes[outcome]; ok {
+		c.Inc()
+	} else {
+		m.consumed.WithLabelValues(s.source, s.eventType, unknownLabel).Inc()
+	}
+	s.duration.Observe(d.Seconds())
+}
+
+func (m *Metrics) consumerSeries(source, eventType string) *consumerSeries {
+	key := consumerKey{source, eventType}
+	if s, ok := m.consumers.Load(key); ok {
+		return s.(*consumerSeries)
+	}
+	return m.resolveSeries(key)
+}
+
+// resolveSeries bounds the labels of key, creates its series (every outcome
+// at 0, so that a first failure is an increase alerts see) and memoises them.
+func (m *Metrics) resolveSeries(key consumerKey) *consumerSeries {
+	src, typ := sourceLabel(key.source), consumedTypeLabel(key.eventType)
+	m.sourcesMu.Lock()
+	defer m.sourcesMu.Unlock()
+	if !m.sources[src] {
+		if len(m.sources) >= maxSources {
+			src = otherLabel
+		} else {
+			m.sources[src] = true
+		}
+	}
+	s := &consumerSeries{
+		source:    src,
+		eventType: typ,
+		outcomes:  make(map[events.Outcome]prometheus.Counter, len(outcomes)),
+		duration:  m.processDuration.WithLabelValues(src, typ),
+	}
+	for _, o := range outcomes {
+		s.outcomes[o] = m.consumed.WithLabelValues(src, typ, string(o))
+	}
+	if m.consumerKeys < maxConsumerKeys {
+		m.consumers.Store(key, s)
+		m.consumerKeys++
+	}
+	return s
+}
+
+// SetLag records the lag of a partition in Kafka-direct mode: how many
+// records are behind the one just processed (the claim's high-water mark
+// minus the record's offset minus one). A negative lag is reported as 0.
+func (m *Metrics) SetLag(topic string, partition int32, lag int64) {
+	m.lag.WithLabelValues(topic, strconv.FormatInt(int64(partition), 10)).Set(float64(max(lag, 0)))
+}
+
+// ForgetLag removes the lag series of a partition this process no longer
+// consumes (its claim ended in a rebalance or at shutdown), so that a stale
+// value does not linger next to the new owner's.
+func (m *Metrics) ForgetLag(topic string, partition int32) {
+	m.lag.DeleteLabelValues(topic, strconv.FormatInt(int64(partition), 10))
+}
