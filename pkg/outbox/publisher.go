@@ -1,0 +1,448 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/sink"
+)
+
+// Defaults of the Publisher's options.
+const (
+	// DefaultInlineWait bounds how long Publish may hold the request that
+	// wrote the rows: a slow sink delays a response by at most this much.
+	DefaultInlineWait = 2 * time.Second
+	// DefaultBatchSize is how many rows one relay transaction claims. A
+	// larger batch means fewer transactions; each claimed row stays locked
+	// until the whole batch has been tried.
+	DefaultBatchSize = 100
+	// keysInParallel is how many partition keys are sent at the same time;
+	// the rows of one key are always sent one after the other.
+	keysInParallel = 8
+	// markTimeout bounds the statements that record the outcome of the
+	// sends; they run even when the caller's context has ended, because a
+	// lost mark costs a duplicate publish.
+	markTimeout = 5 * time.Second
+)
+
+// Option configures a Publisher.
+type Option func(*Publisher)
+
+// WithInlineWait bounds Publish (default DefaultInlineWait). What is not
+// delivered by then stays in the outbox for the relay.
+func WithInlineWait(d time.Duration) Option {
+	return func(p *Publisher) {
+		if d > 0 {
+			p.wait = d
+		}
+	}
+}
+
+// WithBatchSize sets how many rows one relay transaction claims (default
+// DefaultBatchSize).
+func WithBatchSize(n int) Option {
+	return func(p *Publisher) {
+		if n > 0 {
+			p.batch = n
+		}
+	}
+}
+
+// WithObserver registers fn to be called after every send attempt with the
+// event type, the sender's error (nil when delivered) and the attempt's
+// duration. The metrics package counts and times publications with it.
+func WithObserver(fn func(eventType string, err error, d time.Duration)) Option {
+	return func(p *Publisher) { p.observe = fn }
+}
+
+// Publisher publishes outbox rows through a sink: right after the commit that
+// wrote them (Publish) and, for what could not be delivered then, later
+// (Relay).
+//
+// Order per partition key: a row is sent only when no older row of its key
+// is unpublished, and only by the publisher holding its row lock. Both
+// Publish and Relay claim rows with SELECT … FOR UPDATE SKIP LOCKED in a
+// transaction that lasts until the rows are marked, and in the same
+// statement drop every claimed row that has an older unpublished row of its
+// key they do not hold themselves — whether that row is failing or being
+// sent by another publisher right now. Rows of one key are sent one after
+// the other, each only after the previous one was acknowledged, and the
+// first failure stops the key. So two publishers (inline and relay, or
+// several instances) never send rows of one key out of order.
+//
+// Delivery is at least once: a publisher that dies between the sink's
+// acknowledgement and the commit of its mark, a mark lost to a crash (marks
+// are committed without waiting for the WAL flush), or a send abandoned at
+// its deadline that reaches the sink anyway, leads to a second publication
+// of the same event. Consumers recognise it by the CloudEvent id, which is
+// the outbox row id.
+type Publisher struct {
+	pool    *pgxpool.Pool
+	sink    sink.Sender
+	log     *slog.Logger
+	wait    time.Duration
+	batch   int
+	observe func(eventType string, err error, d time.Duration)
+}
+
+// NewPublisher returns a Publisher of the outbox in pool through s.
+func NewPublisher(pool *pgxpool.Pool, s sink.Sender, log *slog.Logger, opts ...Option) *Publisher {
+	p := &Publisher{pool: pool, sink: s, log: log, wait: DefaultInlineWait, batch: DefaultBatchSize}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// row is one claimed outbox row.
+type row struct {
+	id        string
+	seq       int64
+	eventType string
+	key       string
+	payload   []byte
+	created   time.Time
+	// inOrder is false when an older row of the key is unpublished and not
+	// held by this publisher: the row must wait.
+	inOrder bool
+}
+
+// failure is a row whose send failed.
+type failure struct {
+	row row
+	err error
+}
+
+// outcome is what became of the rows of one claim.
+type outcome struct {
+	sent   []row
+	failed []failure
+	// waiting holds rows not sent for order's sake: an older row of their
+	// key is unpublished elsewhere, failed, or was cut off by the deadline.
+	waiting []row
+}
+
+// claimColumns is the select list of both claims; inOrder is computed
+// against the rows the same statement locked (the claimed CTE).
+const claimColumns = `
+SELECT c.id::text, c.seq, c.event_type, c.partition_key, c.payload, c.created_at,
+       NOT EXISTS (
+           SELECT 1 FROM matching_service.outbox o
+           WHERE o.partition_key = c.partition_key
+             AND o.published_at IS NULL
+             AND o.seq < c.seq
+             AND o.id NOT IN (SELECT id FROM claimed)
+       ) AS in_order
+FROM claimed c
+ORDER BY c.seq`
+
+// claimByID locks the given rows that are still unpublished. A row another
+// publisher holds is skipped rather than waited for: that publisher is
+// sending it. The outer query (claimColumns) then tells which of the locked
+// rows may be sent now.
+const claimByID = `
+WITH claimed AS (
+    SELECT id, seq, event_type, partition_key, payload, created_at
+    FROM matching_service.outbox
+    WHERE id = ANY($1::uuid[]) AND published_at IS NULL
+    FOR UPDATE SKIP LOCKED
+)` + claimColumns
+
+// claimNext locks the oldest unpublished rows after the cursor seq $2, of
+// keys not given up on in this run ($3), up to $1 rows. The partial index
+// idx_outbox_unpublished serves the ORDER BY seq. Rows another publisher
+// holds are skipped; rows of their key behind them come back with in_order
+// false.
+const claimNext = `
+WITH claimed AS (
+    SELECT id, seq, event_type, partition_key, payload, created_at
+    FROM matching_service.outbox
+    WHERE published_at IS NULL
+      AND seq > $2
+      AND partition_key <> ALL($3::text[])
+    ORDER BY seq
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)` + claimColumns
+
+// markPublished records delivered rows.
+const markPublished = `
+UPDATE matching_service.outbox
+SET published_at = now(), attempts = attempts + 1
+WHERE id = ANY($1::uuid[])`
+
+// markFailed records a failed attempt and its error on each row.
+const markFailed = `
+UPDATE matching_service.outbox AS o
+SET attempts = o.attempts + 1, last_error = f.err
+FROM unnest($1::uuid[], $2::text[]) AS f(id, err)
+WHERE o.id = f.id`
+
+// Publish sends the outbox rows ids, written by a transaction that has just
+// committed, and marks them published. It waits at most the inline wait for
+// the sink (plus the milliseconds of the final commit) and never fails: a
+// row that is not delivered — the sink refused or did not answer, an older
+// row of its key is still unpublished, another publisher holds it — stays in
+// the outbox for the relay, with a warning in the log when its send failed.
+func (p *Publisher) Publish(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	// The caller's cancellation (a client that went away) must not cut the
+	// publication short: the rows are committed and worth sending now.
+	base := context.WithoutCancel(ctx)
+	sendCtx, cancel := context.WithTimeout(base, p.wait)
+	defer cancel()
+	_, err := p.claimAndSend(base, sendCtx, "inline", claimByID, ids)
+	if err != nil {
+		p.log.Warn("outbox: publish after commit failed; the relay will deliver", "ids", ids, "error", err)
+	}
+}
+
+// Relay publishes every publishable row, oldest first, until none is left,
+// and returns how many it published. A key whose oldest row fails is given
+// up on for this run — its later rows wait — while the other keys proceed.
+// Every failed attempt is recorded on its row (attempts, last_error). The
+// error reports a database failure or, when some events could not be
+// delivered, the first sink error.
+func (p *Publisher) Relay(ctx context.Context) (published int, err error) {
+	var (
+		cursor   int64
+		skipKeys = []string{}
+		skipped  = map[string]bool{}
+		failures int
+		firstErr error
+	)
+	for {
+		if err := ctx.Err(); err != nil {
+			return published, fmt.Errorf("outbox relay: %w", err)
+		}
+		out, err := p.claimAndSend(ctx, ctx, "relay", claimNext, p.batch, cursor, skipKeys)
+		if err != nil {
+			return published, fmt.Errorf("outbox relay: %w", err)
+		}
+		published += len(out.sent)
+		claimed := len(out.sent) + len(out.failed) + len(out.waiting)
+		if claimed == 0 {
+			break
+		}
+		giveUp := func(key string) {
+			if !skipped[key] {
+				skipped[key] = true
+				skipKeys = append(skipKeys, key)
+			}
+		}
+		for _, r := range out.sent {
+			cursor = max(cursor, r.seq)
+		}
+		for _, f := range out.failed {
+			cursor = max(cursor, f.row.seq)
+			giveUp(f.row.key)
+			failures++
+			if firstErr == nil {
+				firstErr = f.err
+			}
+		}
+		for _, r := range out.waiting {
+			cursor = max(cursor, r.seq)
+			giveUp(r.key)
+		}
+	}
+	if failures > 0 {
+		return published, fmt.Errorf("outbox relay: %d events not delivered, %d keys waiting: %w", failures, len(skipKeys), firstErr)
+	}
+	return published, nil
+}
+
+// claimAndSend claims rows with query and args in one transaction, sends the
+// in-order ones (keys in parallel, each key's rows in sequence, a key stops at
+// its first failure or when sendCtx ends), records the outcome and commits.
+func (p *Publisher) claimAndSend(dbCtx, sendCtx context.Context, mode, query string, args ...any) (outcome, error) {
+	var out outcome
+	tx, err := p.pool.Begin(dbCtx)
+	if err != nil {
+		return out, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(dbCtx)) //nolint:errcheck // after Commit a no-op
+
+	// The marks need no flush of their own: losing one in a crash only
+	// means the event is published again, which consumers tolerate. Waiting
+	// for a second fsync per event would halve a handler's throughput.
+	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(query, args...)
+	rows, err := claim(dbCtx, tx, b)
+	if err != nil {
+		return out, err
+	}
+	if len(rows) == 0 {
+		return out, tx.Commit(dbCtx)
+	}
+
+	out = p.send(sendCtx, rows)
+	for _, r := range out.waiting {
+		p.log.Debug("outbox: event left for the relay: an older event of its key is not published yet",
+			"mode", mode, "type", r.eventType, "id", r.id, "key", r.key)
+	}
+
+	markCtx, cancel := context.WithTimeout(context.WithoutCancel(dbCtx), markTimeout)
+	defer cancel()
+	if err := mark(markCtx, tx, out); err != nil {
+		return outcome{waiting: rows}, err
+	}
+	if err := tx.Commit(markCtx); err != nil {
+		return outcome{waiting: rows}, fmt.Errorf("commit marks: %w", err)
+	}
+	for _, r := range out.sent {
+		p.log.Info("event published", "mode", mode, "type", r.eventType, "id", r.id, "key", r.key)
+	}
+	for _, f := range out.failed {
+		p.log.Warn("event not published; it stays in the outbox", "mode", mode, "type", f.row.eventType,
+			"id", f.row.id, "key", f.row.key, "error", f.err)
+	}
+	return out, nil
+}
+
+// claim runs the batch (SET LOCAL, then a claim query) and reads the rows.
+func claim(ctx context.Context, tx pgx.Tx, b *pgx.Batch) ([]row, error) {
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("set synchronous_commit: %w", err)
+	}
+	q, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	var rows []row
+	for q.Next() {
+		var r row
+		if err := q.Scan(&r.id, &r.seq, &r.eventType, &r.key, &r.payload, &r.created, &r.inOrder); err != nil {
+			q.Close()
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		rows = append(rows, r)
+	}
+	q.Close()
+	if err := q.Err(); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return rows, br.Close()
+}
+
+// mark records the sent and failed rows in tx.
+func mark(ctx context.Context, tx pgx.Tx, out outcome) error {
+	b := &pgx.Batch{}
+	if len(out.sent) > 0 {
+		ids := make([]string, len(out.sent))
+		for i, r := range out.sent {
+			ids[i] = r.id
+		}
+		b.Queue(markPublished, ids)
+	}
+	if len(out.failed) > 0 {
+		ids := make([]string, len(out.failed))
+		errs := make([]string, len(out.failed))
+		for i, f := range out.failed {
+			ids[i], errs[i] = f.row.id, f.err.Error()
+		}
+		b.Queue(markFailed, ids, errs)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("mark: %w", err)
+	}
+	return nil
+}
+
+// send delivers rows (in seq order): the rows of one key sequentially, up to
+// keysInParallel keys at a time.
+func (p *Publisher) send(ctx context.Context, rows []row) outcome {
+	var keys []string
+	byKey := map[string][]row{}
+	var out outcome
+	for _, r := range rows {
+		// The claim marks a row out of order together with every later
+		// row of its key.
+		if !r.inOrder {
+			out.waiting = append(out.waiting, r)
+			continue
+		}
+		if _, ok := byKey[r.key]; !ok {
+			keys = append(keys, r.key)
+		}
+		byKey[r.key] = append(byKey[r.key], r)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, keysInParallel)
+	for _, key := range keys {
+		krows := byKey[key]
+		if len(krows) == 0 {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for i, r := range krows {
+				if ctx.Err() != nil {
+					// Out of time: no attempt; this and the later rows wait.
+					mu.Lock()
+					out.waiting = append(out.waiting, krows[i:]...)
+					mu.Unlock()
+					return
+				}
+				err := p.sendOne(ctx, r)
+				mu.Lock()
+				if err != nil {
+					out.failed = append(out.failed, failure{row: r, err: err})
+					out.waiting = append(out.waiting, krows[i+1:]...)
+					mu.Unlock()
+					return
+				}
+				out.sent = append(out.sent, r)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// sendOne builds the CloudEvent of r and sends it.
+func (p *Publisher) sendOne(ctx context.Context, r row) error {
+	e, err := events.NewCloudEvent(r.id, r.eventType, r.key, r.created, r.payload)
+	if err != nil {
+		return fmt.Errorf("build CloudEvent: %w", err)
+	}
+	start := time.Now()
+	err = p.sink.Send(ctx, e)
+	if p.observe != nil {
+		p.observe(r.eventType, err, time.Since(start))
+	}
+	return err
+}
+
+// Backlog returns how many rows are unpublished and the age of the oldest.
+func (p *Publisher) Backlog(ctx context.Context) (count int, oldest time.Duration, err error) {
+	var age float64
+	err = p.pool.QueryRow(ctx, `
+		SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
+		FROM matching_service.outbox
+		WHERE published_at IS NULL`).Scan(&count, &age)
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox backlog: %w", err)
+	}
+	return count, time.Duration(age * float64(time.Second)), nil
+}
