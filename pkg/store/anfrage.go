@@ -438,25 +438,30 @@ const anfrageWhere = `
 	  AND ($5::int IS NULL OR a.anfragegroesse >= $5)
 	  AND ($6::int IS NULL OR a.anfragegroesse <= $6)`
 
+// anfrageTotals counts the anfragen the filter selects, in one pass.
+const anfrageTotals = `
+	SELECT count(*),
+	       count(*) FILTER (WHERE a.gesendet_datum IS NULL),
+	       count(*) FILTER (WHERE a.gesendet_datum IS NOT NULL AND a.antwort_datum IS NULL),
+	       count(*) FILTER (WHERE ` + needsFollowUp + `)
+	FROM matching_service.therapeutenanfrage a` + anfrageWhere
+
 // ListAnfragen returns one page of the anfragen f selects, newest first (ties
-// by id), and the totals over all of them. The window aggregates count the
-// whole filtered set before LIMIT cuts the page, in the same statement; the
-// completeness subquery runs for the page's rows only.
+// by id), and the totals over all of them, in one statement (one snapshot).
+// The page walks idx_therapeutenanfrage_erstellt backwards and stops after
+// the page; the totals are one aggregate pass over the filtered rows (a
+// window count over the same rows costs three times as much, as it keeps
+// every row); the completeness subquery runs for the page's rows only.
 func ListAnfragen(ctx context.Context, db DB, f AnfrageFilter) ([]Anfrage, AnfrageTotals, error) {
 	args := []any{f.TherapistID, f.Sent, f.Answer, f.FollowUp, f.MinSize, f.MaxSize, f.FollowUpBefore, f.Limit, f.Offset}
 	rows, err := db.Query(ctx, `
-		SELECT `+anfrageColumns+`, p.total, p.unsent, p.pending, p.follow_up
-		FROM (
-			SELECT a.*,
-			       count(*) OVER () AS total,
-			       count(*) FILTER (WHERE a.gesendet_datum IS NULL) OVER () AS unsent,
-			       count(*) FILTER (WHERE a.gesendet_datum IS NOT NULL AND a.antwort_datum IS NULL) OVER () AS pending,
-			       count(*) FILTER (WHERE `+needsFollowUp+`) OVER () AS follow_up
-			FROM matching_service.therapeutenanfrage a`+anfrageWhere+`
-			ORDER BY a.erstellt_datum DESC, a.id DESC
-			LIMIT $8 OFFSET $9
-		) p
+		WITH totals AS MATERIALIZED (`+anfrageTotals+`)
+		SELECT `+anfrageColumns+`, t.*
+		FROM (SELECT a.id, a.erstellt_datum FROM matching_service.therapeutenanfrage a`+anfrageWhere+`
+		      ORDER BY a.erstellt_datum DESC, a.id DESC
+		      LIMIT $8 OFFSET $9) p
 		JOIN matching_service.therapeutenanfrage a ON a.id = p.id
+		CROSS JOIN totals t
 		ORDER BY p.erstellt_datum DESC, p.id DESC`, args...)
 	if err != nil {
 		return nil, AnfrageTotals{}, fmt.Errorf("list anfragen: %w", err)
@@ -479,14 +484,8 @@ func ListAnfragen(ctx context.Context, db DB, f AnfrageFilter) ([]Anfrage, Anfra
 		return nil, AnfrageTotals{}, fmt.Errorf("list anfragen: %w", err)
 	}
 	if len(out) == 0 {
-		// A page past the end has no rows to carry the window counts.
-		err := db.QueryRow(ctx, `
-			SELECT count(*),
-			       count(*) FILTER (WHERE a.gesendet_datum IS NULL),
-			       count(*) FILTER (WHERE a.gesendet_datum IS NOT NULL AND a.antwort_datum IS NULL),
-			       count(*) FILTER (WHERE `+needsFollowUp+`)
-			FROM matching_service.therapeutenanfrage a`+anfrageWhere,
-			args[:7]...).Scan(&t.Total, &t.Unsent, &t.Pending, &t.NeedingFollowUp)
+		// A page past the end has no rows to carry the totals.
+		err := db.QueryRow(ctx, anfrageTotals, args[:7]...).Scan(&t.Total, &t.Unsent, &t.Pending, &t.NeedingFollowUp)
 		if err != nil {
 			return nil, AnfrageTotals{}, fmt.Errorf("count anfragen: %w", err)
 		}
