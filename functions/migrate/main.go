@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -39,13 +40,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg); err != nil {
+	if err := run(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "migrate: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, cfg spec) error {
+// run migrates the database and reports what it applied on out.
+func run(ctx context.Context, cfg spec, out io.Writer) error {
 	pool, err := store.Open(ctx, cfg.Database.URL, 1)
 	if err != nil {
 		return err
@@ -56,9 +58,9 @@ func run(ctx context.Context, cfg spec) error {
 		return err
 	}
 	if len(applied) == 0 {
-		fmt.Println("migrate: schema up to date, nothing applied")
+		fmt.Fprintln(out, "migrate: schema up to date, nothing applied")
 		return nil
 	}
-	fmt.Printf("migrate: applied versions %v\n", applied)
+	fmt.Fprintf(out, "migrate: applied versions %v\n", applied)
 	return nil
 }
