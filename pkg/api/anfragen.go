@@ -98,10 +98,6 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		"therapist_id": tid,
 		"plz_prefix":   *prefix,
 	}
-	if len(chosen) < s.cfg.Matching.MinAnfrageSize {
-		writeJSON(w, http.StatusOK, noEligible)
-		return
-	}
 	searchIDs := make([]int64, len(chosen))
 	for i, c := range chosen {
 		searchIDs[i] = c.SearchID
@@ -115,9 +111,13 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		if err := store.LockTherapist(ctx, tx, tid); err != nil {
 			return err
 		}
-		// Under the lock: a creation that committed meanwhile is seen here.
+		// Under the lock: a creation that committed meanwhile is seen here,
+		// also when it took the candidates and left none to this request.
 		if err := s.checkContactable(ctx, tx, t, today); err != nil {
 			return err
+		}
+		if len(chosen) < s.cfg.Matching.MinAnfrageSize {
+			return errNoEligible
 		}
 		var ok bool
 		var err error
