@@ -1,0 +1,36 @@
+// Command communication-events consumes communication-events: it logs and
+// records email and phone-call events and notes a sent email on its anfrage
+// (see pkg/handlers). It receives CloudEvents over HTTP (Knative) or, with
+// KAFKA_BOOTSTRAP_SERVERS and KAFKA_TOPIC set and no K_SINK, consumes the
+// topic itself.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/handlers"
+	"github.com/curavani/matching/pkg/runtime"
+)
+
+const name = "communication-events"
+
+func main() {
+	var cfg config.Common
+	if err := config.Load(&cfg); err != nil {
+		config.Exit(name, err)
+	}
+	err := runtime.Run(context.Background(), runtime.Options{
+		Name:   name,
+		Config: cfg,
+		Topic:  handlers.CommunicationTopic,
+		Group:  handlers.CommunicationGroup,
+		NewHandler: func(d runtime.Deps) runtime.Handler {
+			return handlers.Communication(d.Pool, d.Publisher, d.Log)
+		},
+	})
+	if err != nil {
+		os.Exit(1)
+	}
+}

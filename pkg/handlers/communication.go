@@ -1,0 +1,77 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/inbox"
+	"github.com/curavani/matching/pkg/matching"
+	"github.com/curavani/matching/pkg/runtime"
+	"github.com/curavani/matching/pkg/store"
+)
+
+// Communication returns the handler of communication-events. Every
+// communication event is logged and recorded in processed_events with its
+// type (so sent emails, responses and completed follow-up calls can be
+// counted from the database); an email.sent whose email belongs to an
+// anfrage also adds a note to that anfrage.
+func Communication(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox.Processor {
+	log = logger(log)
+	logOnly := func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
+		log.Info("communication event", runtime.EventAttrs(in)...)
+		return nil, nil
+	}
+	return &inbox.Processor{
+		Consumer:  CommunicationGroup,
+		Pool:      pool,
+		Publisher: pub,
+		Routes: map[string]inbox.Func{
+			events.EmailSent: func(ctx context.Context, tx pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
+				return nil, emailSent(ctx, tx, in, log)
+			},
+			events.EmailResponseReceived: func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
+				d, err := events.ParseEmailEvent(in.Payload)
+				if err != nil {
+					return nil, err
+				}
+				log.Info("email response received", append(runtime.EventAttrs(in), slog.Int64("email_id", d.EmailID))...)
+				return nil, nil
+			},
+			events.PhoneCallCompleted: func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
+				d, err := events.ParsePhoneCallCompleted(in.Payload)
+				if err != nil {
+					return nil, err
+				}
+				log.Info("phone call completed", append(runtime.EventAttrs(in), slog.Int64("phone_call_id", d.CallID))...)
+				return nil, nil
+			},
+			events.CallScheduled: logOnly,
+			events.EmailCreated:  logOnly,
+		},
+	}
+}
+
+// EmailSentNote is the note an anfrage gets when its email was sent.
+func EmailSentNote(emailID int64) string {
+	return "Email " + strconv.FormatInt(emailID, 10) + " sent"
+}
+
+// emailSent notes the delivery on the anfrage the email belongs to, if any.
+func emailSent(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog.Logger) error {
+	d, err := events.ParseEmailEvent(in.Payload)
+	if err != nil {
+		return err
+	}
+	at := now()
+	ids, err := store.NoteAnfragenByEmail(ctx, tx, d.EmailID, matching.Note(at, matching.AuthorSystem, EmailSentNote(d.EmailID)))
+	if err != nil {
+		return err
+	}
+	log.Info("email sent", append(runtime.EventAttrs(in), slog.Int64("email_id", d.EmailID), slog.Any("anfrage_ids", ids))...)
+	return nil
+}

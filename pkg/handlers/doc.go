@@ -1,0 +1,36 @@
+// Package handlers holds the event handlers of the consumer functions:
+// patient-events (patient-deleted), therapist-events (therapist-blocked) and
+// communication-events (communication-events). Each is an *inbox.Processor
+// whose routes parse the payload, run the cascade's SQL (pkg/store) inside
+// the inbox transaction and return the events to emit through the outbox.
+//
+// Each consumer has the seed's consumer-group name, which is also its name
+// in processed_events, so switching between Knative delivery and Kafka
+// direct keeps the record of what was processed.
+package handlers
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Consumer groups (and processed_events consumer names) and default topics
+// of the three consumers, as the seed names them.
+const (
+	PatientGroup       = "matching-service-patient"
+	PatientTopic       = "patient-events"
+	TherapistGroup     = "matching-service-therapist"
+	TherapistTopic     = "therapist-events"
+	CommunicationGroup = "matching-service-communication"
+	CommunicationTopic = "communication-events"
+)
+
+// now is the clock of the handlers: naive UTC, like the reference's columns.
+func now() time.Time { return time.Now().UTC() }
+
+func logger(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}

@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/inbox"
+	"github.com/curavani/matching/pkg/matching"
+	"github.com/curavani/matching/pkg/runtime"
+	"github.com/curavani/matching/pkg/store"
+)
+
+// PatientDeletedNote is the note a search cancelled by patient.deleted gets.
+const PatientDeletedNote = "Cancelled: Patient deleted from system"
+
+// Patient returns the handler of patient-events. patient.deleted cancels the
+// patient's aktiv and pausiert searches; patient.updated is logged;
+// patient.created and every other type is acknowledged without effect.
+func Patient(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox.Processor {
+	log = logger(log)
+	return &inbox.Processor{
+		Consumer:  PatientGroup,
+		Pool:      pool,
+		Publisher: pub,
+		Routes: map[string]inbox.Func{
+			events.PatientDeleted: func(ctx context.Context, tx pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
+				return patientDeleted(ctx, tx, in, log)
+			},
+			events.PatientUpdated: func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
+				patientUpdated(in, log)
+				return nil, nil
+			},
+		},
+	}
+}
+
+// patientDeleted cancels every open (aktiv or pausiert) search of the
+// patient with one UPDATE and emits search.status_changed for each. The
+// patient may have no open search left (the reference's database cascade
+// often removed them first): that is a successful no-op.
+func patientDeleted(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog.Logger) ([]events.Outgoing, error) {
+	d, err := events.ParsePatientDeleted(in.Payload)
+	if err != nil {
+		return nil, err
+	}
+	at := now()
+	note := matching.Note(at, matching.AuthorSystem, PatientDeletedNote)
+	cancelled, err := store.CancelPatientSearches(ctx, tx, d.PatientID, note, at)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]events.Outgoing, 0, len(cancelled))
+	ids := make([]int64, 0, len(cancelled))
+	for _, s := range cancelled {
+		old := s.OldStatus
+		out = append(out, events.NewSearchStatusChanged(events.SearchStatusChangedData{
+			SearchID: s.ID, PatientID: s.PatientID, OldStatus: &old, NewStatus: matching.StatusAbgebrochen,
+		}))
+		ids = append(ids, s.ID)
+	}
+	log.Info("patient deleted: open searches cancelled", append(runtime.EventAttrs(in),
+		slog.Int64("patient_id", d.PatientID), slog.Any("search_ids", ids))...)
+	return out, nil
+}
+
+// patientUpdated logs which fields changed: the seed's updated_fields, or
+// the keys of the patient service's patient_data. The values are health
+// data and stay out of the logs.
+func patientUpdated(in events.Inbound, log *slog.Logger) {
+	var p struct {
+		PatientID     json.RawMessage            `json:"patient_id"`
+		UpdatedFields []string                   `json:"updated_fields"`
+		PatientData   map[string]json.RawMessage `json:"patient_data"`
+	}
+	_ = json.Unmarshal(in.Payload, &p)
+	fields := p.UpdatedFields
+	if fields == nil {
+		for k := range p.PatientData {
+			fields = append(fields, k)
+		}
+		slices.Sort(fields)
+	}
+	log.Info("patient updated (no effect on matching yet)", append(runtime.EventAttrs(in),
+		slog.String("patient_id", string(p.PatientID)), slog.Any("fields", fields))...)
+}
