@@ -264,29 +264,27 @@ func (p *Publisher) Relay(ctx context.Context) (published int, err error) {
 // claimAndSend claims rows with query and args in one transaction, sends the
 // in-order ones (keys in parallel, each key's rows in sequence, a key stops at
 // its first failure or when sendCtx ends), records the outcome and commits.
+//
+// The transaction costs two round trips to the database besides the sends:
+// BEGIN travels in one pipeline with the claim, COMMIT in one with the marks.
 func (p *Publisher) claimAndSend(dbCtx, sendCtx context.Context, mode, query string, args ...any) (outcome, error) {
 	var out outcome
-	tx, err := p.pool.Begin(dbCtx)
+	conn, err := p.pool.Acquire(dbCtx)
 	if err != nil {
-		return out, fmt.Errorf("begin: %w", err)
+		return out, fmt.Errorf("acquire connection: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(dbCtx)) //nolint:errcheck // after Commit a no-op
+	// A connection given back inside a transaction (an error below) is
+	// closed by the pool, which rolls the transaction back and frees the
+	// row locks.
+	defer conn.Release()
 
-	// The marks need no flush of their own: losing one in a crash only
-	// means the event is published again, which consumers tolerate. Waiting
-	// for a second fsync per event would halve a handler's throughput.
-	b := &pgx.Batch{}
-	b.Queue(`SET LOCAL synchronous_commit = off`)
-	b.Queue(query, args...)
-	rows, err := claim(dbCtx, tx, b)
+	rows, err := claim(dbCtx, conn, query, args...)
 	if err != nil {
 		return out, err
 	}
-	if len(rows) == 0 {
-		return out, tx.Commit(dbCtx)
+	if len(rows) > 0 {
+		out = p.send(sendCtx, rows)
 	}
-
-	out = p.send(sendCtx, rows)
 	for _, r := range out.waiting {
 		p.log.Debug("outbox: event left for the relay: an older event of its key is not published yet",
 			"mode", mode, "type", r.eventType, "id", r.id, "key", r.key)
@@ -294,11 +292,8 @@ func (p *Publisher) claimAndSend(dbCtx, sendCtx context.Context, mode, query str
 
 	markCtx, cancel := context.WithTimeout(context.WithoutCancel(dbCtx), markTimeout)
 	defer cancel()
-	if err := mark(markCtx, tx, out); err != nil {
+	if err := markAndCommit(markCtx, conn, out); err != nil {
 		return outcome{waiting: rows}, err
-	}
-	if err := tx.Commit(markCtx); err != nil {
-		return outcome{waiting: rows}, fmt.Errorf("commit marks: %w", err)
 	}
 	for _, r := range out.sent {
 		p.log.Info("event published", "mode", mode, "type", r.eventType, "id", r.id, "key", r.key)
@@ -310,35 +305,39 @@ func (p *Publisher) claimAndSend(dbCtx, sendCtx context.Context, mode, query str
 	return out, nil
 }
 
-// claim runs the batch (SET LOCAL, then a claim query) and reads the rows.
-func claim(ctx context.Context, tx pgx.Tx, b *pgx.Batch) ([]row, error) {
-	br := tx.SendBatch(ctx, b)
+// claim opens the transaction and runs the claim query in one pipeline.
+func claim(ctx context.Context, conn *pgxpool.Conn, query string, args ...any) ([]row, error) {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	// The marks need no WAL flush of their own: losing one in a crash only
+	// means the event is published again, which consumers tolerate. Waiting
+	// for a second fsync per event would halve a handler's throughput.
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(query, args...)
+	br := conn.SendBatch(ctx, b)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, fmt.Errorf("set synchronous_commit: %w", err)
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
 	}
 	q, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	var rows []row
-	for q.Next() {
+	rows, err := pgx.CollectRows(q, func(q pgx.CollectableRow) (row, error) {
 		var r row
-		if err := q.Scan(&r.id, &r.seq, &r.eventType, &r.key, &r.payload, &r.created, &r.inOrder); err != nil {
-			q.Close()
-			return nil, fmt.Errorf("claim: %w", err)
-		}
-		rows = append(rows, r)
-	}
-	q.Close()
-	if err := q.Err(); err != nil {
+		err := q.Scan(&r.id, &r.seq, &r.eventType, &r.key, &r.payload, &r.created, &r.inOrder)
+		return r, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	return rows, br.Close()
 }
 
-// mark records the sent and failed rows in tx.
-func mark(ctx context.Context, tx pgx.Tx, out outcome) error {
+// markAndCommit records the sent and failed rows and commits, in one pipeline.
+func markAndCommit(ctx context.Context, conn *pgxpool.Conn, out outcome) error {
 	b := &pgx.Batch{}
 	if len(out.sent) > 0 {
 		ids := make([]string, len(out.sent))
@@ -355,11 +354,9 @@ func mark(ctx context.Context, tx pgx.Tx, out outcome) error {
 		}
 		b.Queue(markFailed, ids, errs)
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("mark: %w", err)
+	b.Queue(`COMMIT`)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("mark and commit: %w", err)
 	}
 	return nil
 }
