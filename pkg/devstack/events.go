@@ -55,13 +55,31 @@ type Published struct {
 // topic its producer uses, keyed by key (by default the payload's first *_id
 // field), in the given form.
 func Publish(ctx context.Context, brokers []string, eventType, data, form, key string) (Published, error) {
+	msg, pub, err := record(ctx, eventType, data, form, key)
+	if err != nil {
+		return Published{}, err
+	}
+	p, err := sarama.NewSyncProducer(brokers, producerConfig())
+	if err != nil {
+		return Published{}, fmt.Errorf("connect to kafka %v: %w", brokers, err)
+	}
+	defer p.Close()
+	pub.Partition, pub.Offset, err = p.SendMessage(msg)
+	if err != nil {
+		return Published{}, fmt.Errorf("produce to %s: %w", pub.Topic, err)
+	}
+	return pub, nil
+}
+
+// record builds the Kafka record Publish sends, with a new event id.
+func record(ctx context.Context, eventType, data, form, key string) (*sarama.ProducerMessage, Published, error) {
 	var payload map[string]any
 	if err := json.Unmarshal([]byte(data), &payload); err != nil {
-		return Published{}, fmt.Errorf("DATA is not a JSON object: %w", err)
+		return nil, Published{}, fmt.Errorf("DATA is not a JSON object: %w", err)
 	}
 	topic, err := TopicFor(eventType)
 	if err != nil {
-		return Published{}, err
+		return nil, Published{}, err
 	}
 	if key == "" {
 		key = defaultKey(payload)
@@ -93,27 +111,24 @@ func Publish(ctx context.Context, brokers []string, eventType, data, form, key s
 			e.SetExtension("partitionkey", key)
 		}
 		if err := e.SetData(cloudevents.ApplicationJSON, payload); err != nil {
-			return Published{}, err
+			return nil, Published{}, err
 		}
 		if err := kafka_sarama.WriteProducerMessage(ctx, binding.ToMessage(&e), msg); err != nil {
-			return Published{}, err
+			return nil, Published{}, err
 		}
 	default:
-		return Published{}, fmt.Errorf("FORM must be %s or %s, got %q", FormEnvelope, FormCloudEvent, form)
+		return nil, Published{}, fmt.Errorf("FORM must be %s or %s, got %q", FormEnvelope, FormCloudEvent, form)
 	}
+	return msg, Published{Topic: topic, Key: key, ID: id}, nil
+}
+
+// producerConfig is the configuration of the developer commands' producer:
+// synchronous, acknowledged by every in-sync replica.
+func producerConfig() *sarama.Config {
 	cfg := saramaConfig()
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	p, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		return Published{}, fmt.Errorf("connect to kafka %v: %w", brokers, err)
-	}
-	defer p.Close()
-	part, off, err := p.SendMessage(msg)
-	if err != nil {
-		return Published{}, fmt.Errorf("produce to %s: %w", topic, err)
-	}
-	return Published{Topic: topic, Partition: part, Offset: off, Key: key, ID: id}, nil
+	return cfg
 }
 
 func defaultKey(payload map[string]any) string {
@@ -129,7 +144,20 @@ func defaultKey(payload map[string]any) string {
 // key, payload), following new ones until ctx ends. fromStart also prints
 // what the topic already holds.
 func Tail(ctx context.Context, brokers []string, topic string, fromStart bool, w io.Writer) error {
+	return follow(ctx, brokers, topic, fromStart, func(m *sarama.ConsumerMessage) {
+		fmt.Fprintln(w, FormatRecord(m))
+	})
+}
+
+// follow hands every record of topic (its partitions merged, each
+// partition's records in order) to fn until ctx ends: from the oldest
+// offset when fromStart, else only records produced after follow started.
+// It reads without a consumer group, so it commits nothing and disturbs no
+// consumer of the topic.
+func follow(ctx context.Context, brokers []string, topic string, fromStart bool, fn func(*sarama.ConsumerMessage)) error {
 	cfg := saramaConfig()
+	// A tail shows an event as soon as it is produced.
+	cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
 	c, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
 		return fmt.Errorf("connect to kafka %v: %w", brokers, err)
@@ -165,7 +193,7 @@ func Tail(ctx context.Context, brokers []string, topic string, fromStart bool, w
 		case <-ctx.Done():
 			return nil
 		case m := <-records:
-			fmt.Fprintln(w, FormatRecord(m))
+			fn(m)
 		}
 	}
 }

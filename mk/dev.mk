@@ -1,0 +1,19 @@
+# Developer targets: the whole service on one machine (cmd/matching-dev, pkg/devstack).
+# event and tail find the running stack through .matching-dev.json, which make run writes.
+DEV := $(GO) run ./cmd/matching-dev
+
+.PHONY: run
+run: ## the whole service locally until Ctrl-C: PostgreSQL, embedded Kafka on :9092, all functions, the API on :8003, fake neighbours on :8010 with demo data (KEEP=1 keeps the last run's data)
+	@$(DEV) run $(if $(KEEP),-keep)
+
+.PHONY: event
+event: ## publish an event to its topic: make event TYPE=patient.deleted DATA='{"patient_id":3}' [FORM=envelope|cloudevent] [KEY=..]
+	@$(DEV) event -type "$$TYPE" -data "$$DATA" -form "$(or $(FORM),envelope)" -key "$$KEY"
+
+.PHONY: tail
+tail: ## follow matching-events readably (type, key, payload); FROM_BEGINNING=1 shows what is there, TOPIC=… another topic
+	@$(DEV) tail -topic "$(or $(TOPIC),matching-events)" $(if $(FROM_BEGINNING),-from-beginning)
+
+.PHONY: follow-up-once
+follow-up-once: ## run the follow-up job once against the running stack (ARGS='--dry-run --as-of 2025-03-28')
+	@$(DEV) follow-up $(ARGS)

@@ -1,0 +1,62 @@
+package devstack
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/curavani/matching/pkg/handlers"
+	"github.com/curavani/matching/pkg/localkafka"
+)
+
+// Banner is the one screen `make run` prints once the stack is ready: what
+// runs where, and three commands to try.
+func (s *Stack) Banner() string {
+	var b strings.Builder
+	line := func(name, where, what string) { fmt.Fprintf(&b, "  %-21s %-40s %s\n", name, where, what) }
+
+	fmt.Fprintf(&b, "\nmatching is running (ready in %s). Ctrl-C stops everything.\n\n", s.Ready.Round(10*time.Millisecond))
+	line("anfrage API", s.APIURL+"/api", "MATCHING_SERVICE_INTERNAL_PORT")
+	line("fake neighbours", s.NeighboursURL, "patient, therapist, communication and geocoding services")
+	kafka := "KAFKA_BOOTSTRAP_SERVERS"
+	if s.EmbeddedKafka {
+		kafka = "embedded (kfake): " + strings.Join(localkafka.Topics, " ")
+	}
+	line("Kafka", strings.Join(s.Brokers, ","), kafka)
+	origin := map[string]string{
+		"given":     "DATABASE_URL",
+		"local":     "the local server",
+		"throwaway": "a throwaway cluster, removed on exit",
+	}[s.DatabaseOrigin]
+	line("PostgreSQL", redactURL(s.DatabaseURL), origin)
+	consumers := map[string]string{
+		"patient-deleted":      handlers.PatientTopic + " → group " + handlers.PatientGroup,
+		"therapist-blocked":    handlers.TherapistTopic + " → group " + handlers.TherapistGroup,
+		"communication-events": handlers.CommunicationTopic + " → group " + handlers.CommunicationGroup,
+		"outbox-relay":         fmt.Sprintf("publishes what the inline publish missed, every %s", s.opts.RelayInterval),
+	}
+	for _, name := range Functions {
+		line(name, s.FunctionURL(name), consumers[name])
+	}
+	if s.Seeded != "" {
+		fmt.Fprintf(&b, "\n  demo data: %s\n", s.Seeded)
+	}
+	fmt.Fprintf(&b, "\nTry, in another terminal (README: \"Run it locally\"):\n")
+	fmt.Fprintf(&b, "  make tail                                              # follow matching-events\n")
+	fmt.Fprintf(&b, "  curl -s -X POST %s/api/platzsuchen -H 'Content-Type: application/json' -d '{\"patient_id\":10}'\n", s.APIURL)
+	fmt.Fprintf(&b, "  make event TYPE=patient.deleted DATA='{\"patient_id\":4}'\n\n")
+	return b.String()
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return u
+	}
+	if _, ok := p.User.Password(); ok {
+		p.User = url.UserPassword(p.User.Username(), "xxxxx")
+	}
+	return p.String()
+}
