@@ -184,9 +184,11 @@ func (s *Server) now() time.Time {
 // dates, ages, the next working day).
 func (s *Server) today(now time.Time) time.Time { return now.In(s.loc) }
 
-// publish hands committed outbox rows to the publisher.
+// publish hands committed outbox rows to the publisher. A client that hung
+// up does not cancel it: the change is committed, its events should go out
+// now rather than wait for the relay. The publisher bounds its own wait.
 func (s *Server) publish(ctx context.Context, ids []string) {
 	if s.cfg.Publisher != nil && len(ids) > 0 {
-		s.cfg.Publisher.Publish(ctx, ids)
+		s.cfg.Publisher.Publish(context.WithoutCancel(ctx), ids)
 	}
 }

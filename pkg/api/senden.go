@@ -106,6 +106,10 @@ func (s *Server) send(ctx context.Context, id int64) (sendResult, error) {
 	now := s.now()
 	today := s.today(now)
 	res := sendResult{SentAt: now}
+	// From here on a client hanging up must not abort the send half-way
+	// (an email created, its anfrage not marked): NEIGHBOUR_TIMEOUT and the
+	// database bound the rest.
+	ctx = context.WithoutCancel(ctx)
 	var ids []string
 	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		locked, err := store.LockAnfrage(ctx, tx, id)
