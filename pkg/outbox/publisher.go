@@ -75,7 +75,14 @@ func WithObserver(fn func(eventType string, err error, d time.Duration)) Option 
 // sent by another publisher right now. Rows of one key are sent one after
 // the other, each only after the previous one was acknowledged, and the
 // first failure stops the key. So two publishers (inline and relay, or
-// several instances) never send rows of one key out of order.
+// several instances) never send rows of one key out of order, and never send
+// the same row at the same time.
+//
+// The order is that of seq among committed rows. Two transactions writing
+// rows of one key at the same time could commit in the other order than
+// their seq; the handlers do not, because events of one key come from changes
+// of the row the key names (the search, the anfrage), and those changes
+// serialise on its row lock.
 //
 // Delivery is at least once: a publisher that dies between the sink's
 // acknowledgement and the commit of its mark, a mark lost to a crash (marks
@@ -92,8 +99,12 @@ type Publisher struct {
 	observe func(eventType string, err error, d time.Duration)
 }
 
-// NewPublisher returns a Publisher of the outbox in pool through s.
+// NewPublisher returns a Publisher of the outbox in pool through s. A nil log
+// discards the log lines.
 func NewPublisher(pool *pgxpool.Pool, s sink.Sender, log *slog.Logger, opts ...Option) *Publisher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	p := &Publisher{pool: pool, sink: s, log: log, wait: DefaultInlineWait, batch: DefaultBatchSize}
 	for _, o := range opts {
 		o(p)
@@ -129,8 +140,10 @@ type outcome struct {
 	waiting []row
 }
 
-// claimColumns is the select list of both claims; inOrder is computed
-// against the rows the same statement locked (the claimed CTE).
+// claimColumns is the select list of both claims; in_order is computed
+// against the rows the same statement locked (the claimed CTE), and
+// idx_outbox_unpublished_key (partition_key, seq) makes it one index probe
+// per row however large the backlog.
 const claimColumns = `
 SELECT c.id::text, c.seq, c.event_type, c.partition_key, c.payload, c.created_at,
        NOT EXISTS (
@@ -197,12 +210,13 @@ func (p *Publisher) Publish(ctx context.Context, ids []string) {
 	}
 	// The caller's cancellation (a client that went away) must not cut the
 	// publication short: the rows are committed and worth sending now.
-	base := context.WithoutCancel(ctx)
-	sendCtx, cancel := context.WithTimeout(base, p.wait)
+	// The wait bounds the claim (a busy pool, a slow database) as well as
+	// the sends; only the final marks get time of their own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.wait)
 	defer cancel()
-	_, err := p.claimAndSend(base, sendCtx, "inline", claimByID, ids)
+	_, err := p.claimAndSend(ctx, "inline", claimByID, ids)
 	if err != nil {
-		p.log.Warn("outbox: publish after commit failed; the relay will deliver", "ids", ids, "error", err)
+		p.log.Warn("outbox: publish after commit failed; the relay will deliver", "events", len(ids), "first_id", ids[0], "error", err)
 	}
 }
 
@@ -224,7 +238,7 @@ func (p *Publisher) Relay(ctx context.Context) (published int, err error) {
 		if err := ctx.Err(); err != nil {
 			return published, fmt.Errorf("outbox relay: %w", err)
 		}
-		out, err := p.claimAndSend(ctx, ctx, "relay", claimNext, p.batch, cursor, skipKeys)
+		out, err := p.claimAndSend(ctx, "relay", claimNext, p.batch, cursor, skipKeys)
 		if err != nil {
 			return published, fmt.Errorf("outbox relay: %w", err)
 		}
@@ -263,13 +277,14 @@ func (p *Publisher) Relay(ctx context.Context) (published int, err error) {
 
 // claimAndSend claims rows with query and args in one transaction, sends the
 // in-order ones (keys in parallel, each key's rows in sequence, a key stops at
-// its first failure or when sendCtx ends), records the outcome and commits.
+// its first failure or when ctx ends), records the outcome and commits. The
+// marks are written even when ctx has ended: the sends happened.
 //
 // The transaction costs two round trips to the database besides the sends:
 // BEGIN travels in one pipeline with the claim, COMMIT in one with the marks.
-func (p *Publisher) claimAndSend(dbCtx, sendCtx context.Context, mode, query string, args ...any) (outcome, error) {
+func (p *Publisher) claimAndSend(ctx context.Context, mode, query string, args ...any) (outcome, error) {
 	var out outcome
-	conn, err := p.pool.Acquire(dbCtx)
+	conn, err := p.pool.Acquire(ctx)
 	if err != nil {
 		return out, fmt.Errorf("acquire connection: %w", err)
 	}
@@ -278,19 +293,19 @@ func (p *Publisher) claimAndSend(dbCtx, sendCtx context.Context, mode, query str
 	// row locks.
 	defer conn.Release()
 
-	rows, err := claim(dbCtx, conn, query, args...)
+	rows, err := claim(ctx, conn, query, args...)
 	if err != nil {
 		return out, err
 	}
 	if len(rows) > 0 {
-		out = p.send(sendCtx, rows)
+		out = p.send(ctx, rows)
 	}
 	for _, r := range out.waiting {
 		p.log.Debug("outbox: event left for the relay: an older event of its key is not published yet",
 			"mode", mode, "type", r.eventType, "id", r.id, "key", r.key)
 	}
 
-	markCtx, cancel := context.WithTimeout(context.WithoutCancel(dbCtx), markTimeout)
+	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if err := markAndCommit(markCtx, conn, out); err != nil {
 		return outcome{waiting: rows}, err
@@ -384,9 +399,6 @@ func (p *Publisher) send(ctx context.Context, rows []row) outcome {
 	sem := make(chan struct{}, keysInParallel)
 	for _, key := range keys {
 		krows := byKey[key]
-		if len(krows) == 0 {
-			continue
-		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

@@ -153,3 +153,60 @@ func report(b *testing.B, send, publish time.Duration, n int) {
 	b.ReportMetric(publishRate, "publish-events/s")
 	b.ReportMetric(publishRate/sendRate, "publish/send")
 }
+
+// BenchmarkCommitThenPublish measures what the inline publish adds to a
+// handler: a transaction that writes one outbox row and commits (with the
+// WAL flush, as every handler's does), then Publish, against the same
+// transaction alone. 8 callers on a pool of 4 connections, as in
+// BenchmarkPublishParallel; reported: events/s of both and their ratio.
+func BenchmarkCommitThenPublish(b *testing.B) {
+	e := newBenchEnv(b)
+	ctx := context.Background()
+	pool, err := store.Open(ctx, e.pool.Config().ConnString(), 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	pub := outbox.NewPublisher(pool, e.sender, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	commit := func(i int) []string {
+		var ids []string
+		err := store.WithTx(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			ids, err = outbox.Add(ctx, tx, events.NewSearchStatusChanged(events.SearchStatusChangedData{
+				SearchID: int64(i + 1), PatientID: 7, OldStatus: ptr("aktiv"), NewStatus: "abgebrochen"}))
+			return err
+		})
+		if err != nil {
+			b.Error(err)
+		}
+		return ids
+	}
+	const workers = 8
+	run := func(fn func(i int)) time.Duration {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range workers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= b.N {
+						return
+					}
+					fn(i)
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	b.ResetTimer()
+	alone := run(func(i int) { commit(i) })
+	withPublish := run(func(i int) { pub.Publish(ctx, commit(i)) })
+	b.StopTimer()
+	aloneRate := float64(b.N) / alone.Seconds()
+	publishRate := float64(b.N) / withPublish.Seconds()
+	b.ReportMetric(aloneRate, "commit-events/s")
+	b.ReportMetric(publishRate, "commit+publish-events/s")
+	b.ReportMetric(publishRate/aloneRate, "ratio")
+}
