@@ -74,7 +74,7 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 	}
 	cands, err := store.CandidateSearches(ctx, s.cfg.Pool, tid)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, creationFailed(err))
 		return
 	}
 	mc := make([]matching.Candidate, len(cands))
@@ -90,7 +90,7 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 	}
 	chosen, err := composer.Compose(ctx, t, *prefix, mc, today)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, creationFailed(err))
 		return
 	}
 	noEligible := map[string]any{
@@ -142,7 +142,7 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, creationFailed(err))
 		return
 	}
 	s.publish(ctx, ids)
@@ -169,6 +169,16 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		"patient_ids":    patientIDs,
 		"gesendet":       sent,
 	})
+}
+
+// creationFailed is the reference's 500 of a failed creation,
+// {"message": "Anfrage creation failed", "error": "…"}; classified errors
+// (404, 409, 503) keep their own answer.
+func creationFailed(err error) error {
+	if fault.As(err) != nil {
+		return err
+	}
+	return internalError("Anfrage creation failed", err).With("error", err.Error())
 }
 
 // checkContactable returns a 409 when therapist t may not get a new anfrage:

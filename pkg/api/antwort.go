@@ -199,7 +199,7 @@ func (s *Server) recordResponse(w http.ResponseWriter, r *http.Request) {
 			if len(excluded[o]) == 0 {
 				continue
 			}
-			entry, err := json.Marshal(matching.NewExclusionEntry(a.TherapistID, now, "Rejected: "+o))
+			entry, err := json.Marshal(matching.NewExclusionEntry(a.TherapistID, now, matching.ReasonRejectedPrefix+o))
 			if err != nil {
 				return err
 			}

@@ -20,6 +20,10 @@ const maxRequestedContacts = 100
 
 func searchNotFound(id int64) error { return fault.NotFoundf("Patient search %d not found", id) }
 
+func activeSearchExists(id int64) error {
+	return fault.Conflictf("Patient already has an active search").With("search_id", id)
+}
+
 func invalidStatus(s string) error {
 	return fault.Invalidf("Invalid status '%s'. Valid values: %s", s, matching.ValidStatusesText())
 }
@@ -292,6 +296,17 @@ func (s *Server) updateSearch(w http.ResponseWriter, r *http.Request) {
 			if err := matching.CheckTransition(cur.Status, *status); err != nil {
 				return err
 			}
+			if *status == matching.StatusAktiv {
+				// One aktiv search per patient: resuming is refused while
+				// another search of the patient is aktiv.
+				other, err := store.ActiveSearchOf(ctx, tx, cur.PatientID, id)
+				if err != nil {
+					return err
+				}
+				if other != 0 {
+					return activeSearchExists(other)
+				}
+			}
 			u.Status = status
 			if *status == matching.StatusErfolgreich {
 				u.SuccessfulAt = &now
@@ -307,6 +322,10 @@ func (s *Server) updateSearch(w http.ResponseWriter, r *http.Request) {
 			u.Exclusions = list
 		}
 		if err := store.UpdateSearch(ctx, tx, id, u, now); err != nil {
+			if store.IsUniqueViolation(err, store.OneActiveSearchIndex) {
+				// Another search became aktiv after the check above.
+				return fault.Conflictf("Patient already has an active search").Wrap(err)
+			}
 			return err
 		}
 		if change != nil {

@@ -449,3 +449,19 @@ func TestRequestContacts_legacyKontaktanfrage(t *testing.T) {
 func (e *env) patientOf(searchID int64) int64 {
 	return scalar[int64](e, `SELECT patient_id FROM matching_service.platzsuche WHERE id = $1`, searchID)
 }
+
+func TestUpdateSearch_resumingWhileAnotherSearchIsActiveIs409(t *testing.T) {
+	e := newEnv(t)
+	pid := e.patient(nil)
+	old := e.search(pid)
+	e.do("PUT", fmt.Sprintf("/api/platzsuchen/%d", old), map[string]any{"status": "pausiert"}).must(t, 200)
+	current := e.search(pid)
+	before := len(e.events())
+	r := e.do("PUT", fmt.Sprintf("/api/platzsuchen/%d", old), map[string]any{"status": "aktiv"}).must(t, 409)
+	if d := cmp.Diff(map[string]any{"message": "Patient already has an active search", "search_id": jsonNum(current)}, r.body); d != "" {
+		t.Error(d)
+	}
+	if evs := e.eventsSince(before); len(evs) != 0 {
+		t.Errorf("events %+v", evs)
+	}
+}

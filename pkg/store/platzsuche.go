@@ -118,6 +118,26 @@ func getSearch(ctx context.Context, db DB, id int64, lock string) (*Search, erro
 	return &s, nil
 }
 
+// ActiveSearchOf returns the id of the patient's aktiv search other than
+// except, or 0.
+func ActiveSearchOf(ctx context.Context, db DB, patientID, except int64) (int64, error) {
+	var id int64
+	err := db.QueryRow(ctx, `
+		SELECT id FROM matching_service.platzsuche
+		WHERE patient_id = $1 AND status = 'aktiv' AND id <> $2`, patientID, except).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("active search of patient %d: %w", patientID, err)
+	}
+	return id, nil
+}
+
+// OneActiveSearchIndex is the partial unique index that allows one aktiv
+// search per patient.
+const OneActiveSearchIndex = "uq_platzsuche_one_active_per_patient"
+
 // SearchFilter selects searches for ListSearches. Nil fields do not filter;
 // a zero value does (patient_id=0 finds nothing, min_anfragen=0 keeps all).
 type SearchFilter struct {
