@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,6 +55,7 @@ type Metrics struct {
 	processDuration *prometheus.HistogramVec
 	lag             *prometheus.GaugeVec
 	consumers       sync.Map // consumerKey → *consumerSeries
+	lastConsumer    atomic.Pointer[consumerSeries]
 	// sourcesMu guards sources (the distinct source labels) and
 	// consumerKeys (the number of memoised keys in consumers).
 	sourcesMu    sync.Mutex
