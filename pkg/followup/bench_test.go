@@ -3,9 +3,14 @@ package followup_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/followup"
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/neighbours/fake"
@@ -58,7 +64,7 @@ FROM (
                 THEN (now() AT TIME ZONE 'utc') - (i % 6) * interval '1 day' - (i % 20) * interval '1 hour'
                 WHEN i % 100 = 0
                 THEN (now() AT TIME ZONE 'utc') - (8 + i % 53) * interval '1 day' - (i % 1440) * interval '1 minute'
-                ELSE (now() AT TIME ZONE 'utc') - (10 + (i * 7919) % 1000) * interval '1 day' - (i % 1440) * interval '1 minute'
+                ELSE (now() AT TIME ZONE 'utc') - (10 + (i::bigint * 7919) % 1000) * interval '1 day' - (i % 1440) * interval '1 minute'
            END AS sent
     FROM generate_series(1, $1::int) AS i
 ) s`, rows)
@@ -129,11 +135,13 @@ func vmHWM() uint64 {
 // (1 % due) against the fake neighbours answering every request in 5 ms, as
 // deployed (3 workers, the default DATABASE_MAX_CONNS of 4 minus the pager);
 // ns/op is one run's wall time. The baseline in the same iteration is one
-// worker, the reference's one-at-a-time loop. Reported: calls made, the peak
-// Go heap during the run and its growth from the start of the run, the
-// process's peak RSS (the fake, which keeps its 5,000 therapists and every
-// call it received, runs in the same process, as do pgx and the HTTP
-// clients), and the wall time of the one-worker run and the ratio.
+// worker, the reference's one-at-a-time loop. The fake neighbours run in a
+// child process (TestFakeNeighboursProcess), so the memory figures are the
+// job's own (with pgx, the HTTP clients and the test harness). Reported:
+// calls made; the peak Go heap during the run (HeapInuse, garbage not yet
+// collected included) and its growth from the start of the run; the
+// process's peak RSS (VmHWM); the wall time of the one-worker run and the
+// ratio.
 //
 //	FOLLOW_UP_BENCH_ROWS=1000000 go test -run '^$' -bench Run_dailyRun -benchtime 1x ./pkg/followup/
 func BenchmarkRun_dailyRun(b *testing.B) {
@@ -145,32 +153,32 @@ func BenchmarkRun_dailyRun(b *testing.B) {
 	b.Logf("seeded %d anfragen in %s", rows, time.Since(start).Round(time.Millisecond))
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil)) // the JSON lines are written, not kept
 
-	// prepare resets the due anfragen and returns a job on a fresh fake (no
-	// calls from the last run to adopt).
-	prepare := func(workers int) (*followup.Job, *fake.Fake) {
+	// prepare resets the due anfragen and returns a job on a fresh fake in
+	// its own process (no calls from the last run to adopt, and none of the
+	// fake's memory in this one), and a function that stops the fake and
+	// returns how many calls it received.
+	prepare := func(workers int) (*followup.Job, func() int) {
 		if _, err := pool.Exec(ctx, `
 UPDATE matching_service.therapeutenanfrage SET phone_call_id = NULL WHERE anfragegroesse = 5;
 DELETE FROM matching_service.outbox`); err != nil {
 			b.Fatal(err)
 		}
-		f, cfg := fake.Start(b)
-		for id := int64(1); id <= 5000; id++ {
-			f.AddTherapist(fake.SampleTherapist(map[string]any{"id": id}))
-		}
-		f.SetLatency(5 * time.Millisecond)
-		nb := neighbours.NewClients(cfg)
+		url, stop := startFakeProcess(b)
+		nb := neighbours.NewClients(config.Neighbours{TherapistURL: url, CommunicationURL: url, Timeout: 5 * time.Second})
 		runtime.GC()
-		return &followup.Job{
+		job := &followup.Job{
 			Pool: pool, Therapists: nb.Therapists, Communication: nb.Communication, Log: log,
 			ThresholdDays: 7, DefaultTime: "10:00", Location: berlin, Workers: workers,
-		}, f
-	}
-	check := func(sum followup.Summary, err error, f *fake.Fake) int {
-		n := len(f.PhoneCalls())
-		if err != nil || sum.Scheduled != rows/100 || n != rows/100 {
-			b.Fatalf("run: %s, %v, %d calls; want %d scheduled", sum, err, n, rows/100)
 		}
-		return n
+		return job, func() int {
+			defer stop()
+			return countCalls(b, url)
+		}
+	}
+	check := func(sum followup.Summary, err error, calls int) {
+		if err != nil || sum.Scheduled != rows/100 || calls != rows/100 {
+			b.Fatalf("run: %s, %v, %d calls; want %d scheduled", sum, err, calls, rows/100)
+		}
 	}
 
 	var (
@@ -182,20 +190,22 @@ DELETE FROM matching_service.outbox`); err != nil {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		job, f := prepare(3)
+		job, release := prepare(3)
 		mem := watchMemory()
 		b.StartTimer()
 		sum, err := job.Run(ctx, followup.Options{})
 		b.StopTimer()
 		peak, grew := mem.end()
 		heap, growth = max(heap, peak), max(growth, grew)
-		calls += check(sum, err, f)
+		n := release()
+		check(sum, err, n)
+		calls += n
 
-		job, f = prepare(1)
+		job, release = prepare(1)
 		t0 := time.Now()
 		sum, err = job.Run(ctx, followup.Options{})
 		baseline += time.Since(t0)
-		check(sum, err, f)
+		check(sum, err, release())
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -206,4 +216,87 @@ DELETE FROM matching_service.outbox`); err != nil {
 	b.ReportMetric(float64(vmHWM())/(1<<20), "VmHWM-MB")
 	b.ReportMetric(baseline.Seconds()/n, "s-1-worker")
 	b.ReportMetric(float64(baseline)/float64(b.Elapsed()), "x-faster-than-1-worker")
+}
+
+// fakeAddrEnv asks the test binary to serve the fake neighbours instead of
+// testing: TestFakeNeighboursProcess is the benchmark's child process.
+const fakeAddrEnv = "FOLLOW_UP_BENCH_FAKE"
+
+// TestFakeNeighboursProcess serves the fake neighbours — 5,000 therapists,
+// every answer after 5 ms — for BenchmarkRun_dailyRun from a separate
+// process; it prints its URL and serves until its stdin closes. Outside the
+// benchmark it is skipped.
+func TestFakeNeighboursProcess(t *testing.T) {
+	if os.Getenv(fakeAddrEnv) == "" {
+		t.Skip("the benchmark's helper process")
+	}
+	f := fake.New()
+	for id := int64(1); id <= 5000; id++ {
+		f.AddTherapist(fake.SampleTherapist(map[string]any{"id": id}))
+	}
+	f.SetLatency(5 * time.Millisecond)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	fmt.Printf("listening http://%s\n", ln.Addr())
+	if err := f.Serve(ctx, ln); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startFakeProcess starts TestFakeNeighboursProcess in a child process and
+// returns its URL and a function that stops it.
+func startFakeProcess(b *testing.B) (string, func()) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFakeNeighboursProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fakeAddrEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	stop := func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if url, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return url, stop
+		}
+	}
+	stop()
+	b.Fatal("the fake neighbours process did not start")
+	return "", nil
+}
+
+// countCalls asks the fake how many phone calls it holds.
+func countCalls(b *testing.B, url string) int {
+	b.Helper()
+	resp, err := http.Get(url + "/api/phone-calls?limit=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Total int `json:"total"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		b.Fatal(err)
+	}
+	return list.Total
 }

@@ -121,7 +121,6 @@ var ErrAborted = errors.New("follow-up run aborted")
 
 // plan is what a run computes once: the selection cutoff and the call's day.
 type plan struct {
-	now    time.Time // in Location
 	cutoff time.Time // sent at or before this instant → due
 	day    time.Time // the call's date (midnight in Location)
 	dryRun bool
@@ -162,7 +161,6 @@ func (j *Job) Run(ctx context.Context, opt Options) (Summary, error) {
 	}
 	now = now.In(loc)
 	p := plan{
-		now:    now,
 		cutoff: DueCutoff(now, loc, j.ThresholdDays),
 		day:    matching.NextWorkingDay(now),
 		dryRun: opt.DryRun,

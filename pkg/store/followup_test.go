@@ -258,7 +258,7 @@ FROM (
                 THEN (now() AT TIME ZONE 'utc') - (i % 6) * interval '1 day' - (i % 20) * interval '1 hour'
                 WHEN i % 100 = 0
                 THEN (now() AT TIME ZONE 'utc') - (8 + i % 53) * interval '1 day' - (i % 1440) * interval '1 minute'
-                ELSE (now() AT TIME ZONE 'utc') - (10 + (i * 7919) % 1000) * interval '1 day' - (i % 1440) * interval '1 minute'
+                ELSE (now() AT TIME ZONE 'utc') - (10 + (i::bigint * 7919) % 1000) * interval '1 day' - (i % 1440) * interval '1 minute'
            END AS sent
     FROM generate_series(1, $1::int) AS i
 ) s`, rows)
