@@ -14,7 +14,7 @@ import (
 var outcomes = [...]events.Outcome{events.Processed, events.Duplicate, events.Ignored, events.Rejected, events.Failed}
 
 // maxConsumerKeys bounds the memo of resolved series (consumerKey →
-// series); past it, series are looked up in the vectors on every call,
+// series); past it, a new key's series are resolved again on every call,
 // which is slower but still correct.
 const maxConsumerKeys = 256
 
@@ -22,8 +22,8 @@ const maxConsumerKeys = 256
 type consumerKey struct{ source, eventType string }
 
 // consumerSeries are the resolved series of one source and type, so that
-// the per-event path is a pointer comparison (or a map load) and two atomic
-// adds.
+// the per-event path is two string comparisons (or a map load) and two
+// atomic adds.
 type consumerSeries struct {
 	key               consumerKey
 	source, eventType string
@@ -70,6 +70,9 @@ func (m *Metrics) registerConsumption() {
 // is reduced to the topic after its '#'), its type, its outcome and how long
 // handling it took. The runtime calls it once per event and attempt.
 func (m *Metrics) ObserveConsumed(source, eventType string, outcome events.Outcome, d time.Duration) {
+	if m == nil {
+		return
+	}
 	s := m.consumerSeries(source, eventType)
 	if i := outcomeIndex(outcome); i >= 0 {
 		s.outcomes[i].Inc()
@@ -131,6 +134,9 @@ func (m *Metrics) resolveSeries(key consumerKey) *consumerSeries {
 // records are behind the one just processed (the claim's high-water mark
 // minus the record's offset minus one). A negative lag is reported as 0.
 func (m *Metrics) SetLag(topic string, partition int32, lag int64) {
+	if m == nil {
+		return
+	}
 	m.lag.WithLabelValues(topic, strconv.FormatInt(int64(partition), 10)).Set(float64(max(lag, 0)))
 }
 
@@ -138,5 +144,8 @@ func (m *Metrics) SetLag(topic string, partition int32, lag int64) {
 // consumes (its claim ended in a rebalance or at shutdown), so that a stale
 // value does not linger next to the new owner's.
 func (m *Metrics) ForgetLag(topic string, partition int32) {
+	if m == nil {
+		return
+	}
 	m.lag.DeleteLabelValues(topic, strconv.FormatInt(int64(partition), 10))
 }

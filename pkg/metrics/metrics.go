@@ -38,7 +38,10 @@ type Options struct {
 }
 
 // Metrics holds one process's registry and the metrics fed by the code
-// paths it instruments. All its methods are safe for concurrent use.
+// paths it instruments. All its methods are safe for concurrent use. On a
+// nil *Metrics the per-event methods (Observer, ObserveConsumed, SetLag,
+// ForgetLag) do nothing, so instrumented code needs no check of its own
+// when a component is built without metrics (in tests).
 type Metrics struct {
 	reg     *prometheus.Registry
 	handler http.Handler

@@ -46,6 +46,9 @@ func (m *Metrics) registerPublishing() {
 //
 //	outbox.NewPublisher(pool, sender, log, outbox.WithObserver(m.Observer))
 func (m *Metrics) Observer(eventType string, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
 	c, ok := m.publishedByType[eventType]
 	if !ok {
 		c = m.publishedByType[otherLabel]
