@@ -1,0 +1,156 @@
+// Command follow-up is the daily follow-up job (product spec §7), run to
+// completion by a Kubernetes CronJob at 09:00 Europe/Berlin with
+// concurrencyPolicy Forbid. It schedules a phone call for every anfrage sent
+// FOLLOW_UP_THRESHOLD_DAYS or more calendar days ago without an answer,
+// publishes the events, logs one summary line
+// (scheduled=N adopted=N failed=N skipped=N) and exits 0 only when no
+// anfrage failed; 1 otherwise, 2 for a configuration error.
+//
+// Operators can preview or replay a run:
+//
+//	follow-up --dry-run              # list what it would do, change nothing
+//	follow-up --as-of 2025-03-28     # run as if today were that date
+//
+// or set FOLLOW_UP_DRY_RUN=true and FOLLOW_UP_AS_OF=YYYY-MM-DD; flags win.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/followup"
+	"github.com/curavani/matching/pkg/neighbours"
+	"github.com/curavani/matching/pkg/outbox"
+	"github.com/curavani/matching/pkg/runtime"
+	"github.com/curavani/matching/pkg/sink"
+	"github.com/curavani/matching/pkg/store"
+)
+
+const name = "follow-up"
+
+// spec is the job's environment: the shared blocks, the therapist and
+// communication services, the business parameters and the operator's
+// switches.
+type spec struct {
+	config.Common
+	Neighbours config.Neighbours
+	Matching   config.Matching
+	// DryRun lists what the run would do and changes nothing (--dry-run).
+	DryRun bool `envconfig:"FOLLOW_UP_DRY_RUN" default:"false"`
+	// AsOf (YYYY-MM-DD) runs as if today were that date in TIMEZONE (--as-of).
+	AsOf string `envconfig:"FOLLOW_UP_AS_OF"`
+}
+
+// Validate checks every block; the job needs the therapist and the
+// communication service.
+func (s *spec) Validate() error {
+	if err := s.Common.Validate(); err != nil {
+		return err
+	}
+	if err := s.Neighbours.Validate(); err != nil {
+		return err
+	}
+	if err := s.Neighbours.Require("THERAPIST_SERVICE_URL", "COMMUNICATION_SERVICE_URL"); err != nil {
+		return err
+	}
+	if err := s.Matching.Validate(); err != nil {
+		return err
+	}
+	if s.AsOf != "" {
+		if _, err := followup.ParseAsOf(s.AsOf, time.Now(), s.Matching.Location()); err != nil {
+			return fmt.Errorf("FOLLOW_UP_AS_OF (--as-of): %v", err)
+		}
+	}
+	return nil
+}
+
+func main() {
+	var cfg spec
+	if err := config.Load(&cfg); err != nil {
+		config.Exit(name, err)
+	}
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	flags.BoolVar(&cfg.DryRun, "dry-run", cfg.DryRun, "list what the run would do; change nothing, create no call")
+	flags.StringVar(&cfg.AsOf, "as-of", cfg.AsOf, "run as if today were this date (YYYY-MM-DD, in TIMEZONE)")
+	if err := flags.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	if err := cfg.Validate(); err != nil {
+		config.Exit(name, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, cfg)
+	stop()
+	os.Exit(code)
+}
+
+// run performs one job run and returns the exit status.
+func run(ctx context.Context, cfg spec) int {
+	log := runtime.NewLogger(cfg.Logging).With("function", name)
+	loc := cfg.Matching.Location()
+	opt := followup.Options{Now: time.Now(), DryRun: cfg.DryRun}
+	if cfg.AsOf != "" {
+		opt.Now, _ = followup.ParseAsOf(cfg.AsOf, opt.Now, loc) // validated
+	}
+
+	// One connection pages through the selection, each worker holds one
+	// while it follows up an anfrage.
+	workers := max(int(cfg.Database.MaxConns)-1, 1)
+	pool, err := store.Open(ctx, cfg.Database.URL, int32(workers+1))
+	if err != nil {
+		log.Error("follow-up: database", "error", err.Error())
+		return 1
+	}
+	defer pool.Close()
+	if cfg.Database.AutoMigrate {
+		if _, err := store.Migrate(ctx, pool); err != nil {
+			log.Error("follow-up: migrate", "error", err.Error())
+			return 1
+		}
+	}
+
+	clients := neighbours.NewClients(cfg.Neighbours)
+	job := &followup.Job{
+		Pool:          pool,
+		Therapists:    clients.Therapists,
+		Communication: clients.Communication,
+		Log:           log,
+		ThresholdDays: cfg.Matching.FollowUpThresholdDays,
+		DefaultTime:   cfg.Matching.DefaultPhoneCallTime,
+		Location:      loc,
+		Workers:       workers,
+	}
+	// Without a sink the events wait in the outbox for outbox-relay; trying
+	// to publish them here would only record a failed attempt on each.
+	if cfg.Sink.URL != "" || len(cfg.Kafka.BootstrapServers) > 0 {
+		sender, err := sink.New(cfg.Common, log)
+		if err != nil {
+			log.Error("follow-up: sink", "error", err.Error())
+			return 1
+		}
+		defer sender.Close()
+		job.Outbox = outbox.NewPublisher(pool, sender, log)
+	}
+
+	sum, err := job.Run(ctx, opt)
+	log.Info(sum.String(), "scheduled", sum.Scheduled, "adopted", sum.Adopted,
+		"failed", sum.Failed, "skipped", sum.Skipped, "dry_run", sum.DryRun)
+	if err != nil {
+		log.Error("follow-up: run incomplete", "error", err.Error())
+		return 1
+	}
+	if !sum.OK() {
+		return 1
+	}
+	return 0
+}
