@@ -49,17 +49,6 @@ var decodeOnly = runtime.HandlerFunc(func(_ context.Context, e cloudevents.Event
 	return in, events.Processed, nil
 })
 
-// instrumented wraps h the way the runtime is to call the metrics: time the
-// handler, then ObserveConsumed with the function's topic.
-func instrumented(m *metrics.Metrics, topic string, h runtime.Handler) runtime.Handler {
-	return runtime.HandlerFunc(func(ctx context.Context, e cloudevents.Event) (events.Inbound, events.Outcome, error) {
-		start := time.Now()
-		in, outcome, err := h.Handle(ctx, e)
-		m.ObserveConsumed(topic, in.Type, outcome, time.Since(start))
-		return in, outcome, err
-	})
-}
-
 // BenchmarkHandler_instrumentationCost serves binary-mode CloudEvents through
 // the runtime's HTTP server on the no-op path, alternately without and with
 // metrics, one request each per iteration, so both see the same machine

@@ -1,16 +1,23 @@
 package metrics_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/metrics"
+	"github.com/curavani/matching/pkg/runtime"
 )
 
 // scraped is one scrape of /metrics, parsed.
@@ -88,4 +95,15 @@ func join(a, b string) string {
 		return b
 	}
 	return a + "," + b
+}
+
+// instrumented wraps h the way the runtime is to call the metrics: time the
+// handler, then ObserveConsumed with the function's topic.
+func instrumented(m *metrics.Metrics, topic string, h runtime.Handler) runtime.Handler {
+	return runtime.HandlerFunc(func(ctx context.Context, e cloudevents.Event) (events.Inbound, events.Outcome, error) {
+		start := time.Now()
+		in, outcome, err := h.Handle(ctx, e)
+		m.ObserveConsumed(topic, in.Type, outcome, time.Since(start))
+		return in, outcome, err
+	})
 }
