@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/events"
@@ -206,6 +208,7 @@ func statusChanged(search int, to string) events.Outgoing {
 }
 
 func TestPublish_deliversTheCommittedRowsAsCloudEventsAndMarksThemPublished(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ids := e.commit(t,
 		statusChanged(42, "abgebrochen"),
@@ -261,6 +264,7 @@ func TestPublish_deliversTheCommittedRowsAsCloudEventsAndMarksThemPublished(t *t
 }
 
 func TestPublish_sinkDownLeavesTheRowsAndTheRelayDeliversThemLaterInKeyOrder(t *testing.T) {
+	t.Parallel()
 	down := map[string]func(f *fakeSink){
 		"sink answers 503": func(f *fakeSink) { f.status = http.StatusServiceUnavailable },
 		"sink does not answer within the inline wait": func(f *fakeSink) { f.hang = true },
@@ -337,6 +341,7 @@ func TestPublish_sinkDownLeavesTheRowsAndTheRelayDeliversThemLaterInKeyOrder(t *
 }
 
 func TestPublish_doesNotSendANewerRowWhileAnOlderRowOfItsKeyIsUnpublished(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.sink.set(func(f *fakeSink) { f.status = http.StatusServiceUnavailable })
 	older := e.commit(t, statusChanged(5, "pausiert"))
@@ -363,6 +368,7 @@ func TestPublish_doesNotSendANewerRowWhileAnOlderRowOfItsKeyIsUnpublished(t *tes
 }
 
 func TestPublish_ofSeveralRowsOfOneKeyStopsTheKeyAtItsFirstFailure(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.sink.set(func(f *fakeSink) { f.badKeys["9"] = http.StatusServiceUnavailable })
 	ids := e.commit(t, statusChanged(9, "a"), statusChanged(9, "b"), statusChanged(10, "a"))
@@ -379,6 +385,7 @@ func TestPublish_ofSeveralRowsOfOneKeyStopsTheKeyAtItsFirstFailure(t *testing.T)
 }
 
 func TestRelay_givesUpOnAFailingKeyForTheRunAndDeliversTheOtherKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, outbox.WithBatchSize(2))
 	e.sink.set(func(f *fakeSink) { f.status = http.StatusServiceUnavailable })
 	bad := e.commit(t, statusChanged(1, "a"), statusChanged(1, "b"), statusChanged(1, "c"))
@@ -412,6 +419,7 @@ func TestRelay_givesUpOnAFailingKeyForTheRunAndDeliversTheOtherKeys(t *testing.T
 }
 
 func TestPublish_rolledBackTransactionLeavesNothingToPublish(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var ids []string
 	boom := errors.New("handler failed")
@@ -443,6 +451,7 @@ func TestPublish_rolledBackTransactionLeavesNothingToPublish(t *testing.T) {
 }
 
 func TestPublish_concurrentPublishersNeverReorderAKey(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, outbox.WithBatchSize(7))
 	e.sink.set(func(f *fakeSink) { f.status = http.StatusServiceUnavailable })
 	keys := []int{1, 2, 3}
@@ -503,6 +512,7 @@ func TestPublish_concurrentPublishersNeverReorderAKey(t *testing.T) {
 }
 
 func TestPublisher_observerSeesEveryAttempt(t *testing.T) {
+	t.Parallel()
 	type attempt struct {
 		Type string
 		OK   bool
@@ -530,6 +540,7 @@ func TestPublisher_observerSeesEveryAttempt(t *testing.T) {
 }
 
 func TestBacklog_countsUnpublishedRowsAndTheAgeOfTheOldest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if n, age, err := e.pub.Backlog(context.Background()); n != 0 || age != 0 || err != nil {
 		t.Fatalf("empty outbox: Backlog = %d, %v, %v", n, age, err)
@@ -550,6 +561,7 @@ func TestBacklog_countsUnpublishedRowsAndTheAgeOfTheOldest(t *testing.T) {
 }
 
 func TestPublish_withoutASinkKeepsEverythingInTheOutbox(t *testing.T) {
+	t.Parallel()
 	pool, _ := storetest.New(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := sink.New(configWithoutSink(), log)
@@ -588,4 +600,61 @@ func configWithoutSink() config.Common {
 	var c config.Common
 	c.Kafka.MatchingEventsTopic = "matching-events"
 	return c
+}
+
+func TestPublish_throughKafkaKeysTheRecordByThePartitionKey(t *testing.T) {
+	t.Parallel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "matching-events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := sink.NewKafka(c.ListenAddrs(), "matching-events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pool, _ := storetest.New(t)
+	pub := outbox.NewPublisher(pool, s, nil)
+	var ids []string
+	err = store.WithTx(context.Background(), pool, func(tx pgx.Tx) error {
+		ids, err = outbox.Add(context.Background(), tx, statusChanged(42, "abgebrochen"), statusChanged(42, "aktiv"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.Publish(context.Background(), ids)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("matching-events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type record struct{ Key, ID, Type string }
+	var got []record
+	for len(got) < 2 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			rec := record{Key: string(r.Key)}
+			for _, h := range r.Headers {
+				switch h.Key {
+				case "ce_id":
+					rec.ID = string(h.Value)
+				case "ce_type":
+					rec.Type = string(h.Value)
+				}
+			}
+			got = append(got, rec)
+		})
+	}
+	want := []record{{"42", ids[0], events.SearchStatusChanged}, {"42", ids[1], events.SearchStatusChanged}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("records on matching-events (-want +got):\n%s", d)
+	}
+	if n, _, _ := pub.Backlog(context.Background()); n != 0 {
+		t.Errorf("%d rows unpublished", n)
+	}
 }
