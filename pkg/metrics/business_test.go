@@ -93,6 +93,7 @@ func diffBusiness(s scraped) string {
 // calls scheduled (outbox rows of that type, published or not) and calls
 // completed (consumed phone_call.completed events).
 func TestCollectBusiness_countsFromTheDatabase(t *testing.T) {
+	t.Parallel()
 	pool, _ := storetest.New(t)
 	seedBusiness(t, pool)
 	m := metrics.New(metrics.Options{})
@@ -106,6 +107,7 @@ func TestCollectBusiness_countsFromTheDatabase(t *testing.T) {
 // An empty database gives every counter at 0 and an empty histogram; the
 // unknown channel is only reported when such anfragen exist.
 func TestCollectBusiness_emptyDatabaseGivesZeros(t *testing.T) {
+	t.Parallel()
 	pool, _ := storetest.New(t)
 	m := metrics.New(metrics.Options{})
 	m.CollectBusiness(pool)
@@ -127,6 +129,7 @@ func TestCollectBusiness_emptyDatabaseGivesZeros(t *testing.T) {
 // A restarted process (a new Metrics on the same database) reports the same
 // business totals: nothing of them lives in process memory.
 func TestCollectBusiness_survivesARestart(t *testing.T) {
+	t.Parallel()
 	pool, _ := storetest.New(t)
 	seedBusiness(t, pool)
 	before := metrics.New(metrics.Options{})
@@ -145,6 +148,7 @@ func TestCollectBusiness_survivesARestart(t *testing.T) {
 // Within the cache TTL a scrape reuses the last reading; once it has passed,
 // the next scrape reads the database again.
 func TestCollectBusiness_honoursTheCache(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool, _ := storetest.New(t)
 	seedBusiness(t, pool)
@@ -174,6 +178,7 @@ func TestCollectBusiness_honoursTheCache(t *testing.T) {
 // other metric; the business and backlog series are left out and the
 // failure is counted.
 func TestHandler_databaseDownKeepsTheOtherMetrics(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	_, url := storetest.New(t)
 	pool, err := pgxpool.New(ctx, url)

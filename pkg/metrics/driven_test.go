@@ -20,6 +20,7 @@ import (
 // through the processed_events row its transaction wrote; a redelivery is
 // a duplicate and counts no second call.
 func TestDrivenEvents_countedByOutcomeAndAsCompletedCalls(t *testing.T) {
+	t.Parallel()
 	pool, _ := storetest.New(t)
 	m := metrics.New(metrics.Options{})
 	now := time.Now()

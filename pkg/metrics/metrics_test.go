@@ -26,6 +26,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // published or failed by its error, an unknown type as "other", and every
 // attempt is timed.
 func TestObserver_countsPublishedAndFailedByType(t *testing.T) {
+	t.Parallel()
 	m := metrics.New(metrics.Options{})
 	m.Observer(events.AnfrageCreated, nil, 3*time.Millisecond)
 	m.Observer(events.AnfrageCreated, nil, 3*time.Millisecond)
@@ -63,6 +64,7 @@ func TestObserver_countsPublishedAndFailedByType(t *testing.T) {
 // reduced to its topic, aliases to the canonical type, a type matching does
 // not know to "other", a type never read to "unknown".
 func TestObserveConsumed_countsBySourceTypeAndOutcome(t *testing.T) {
+	t.Parallel()
 	m := metrics.New(metrics.Options{})
 	const kafkaSource = "/apis/v1/namespaces/matching/kafkasources/patient-events#patient-events"
 	m.ObserveConsumed("patient-events", events.PatientDeleted, events.Processed, 20*time.Millisecond)
@@ -107,6 +109,7 @@ func TestObserveConsumed_countsBySourceTypeAndOutcome(t *testing.T) {
 // Whatever sources a caller passes, a process reports at most 16; the rest
 // are counted as "other".
 func TestObserveConsumed_boundsTheNumberOfSources(t *testing.T) {
+	t.Parallel()
 	m := metrics.New(metrics.Options{})
 	for i := range 20 {
 		m.ObserveConsumed(fmt.Sprintf("source-%02d", i), events.PatientDeleted, events.Processed, time.Millisecond)
@@ -130,6 +133,7 @@ func TestObserveConsumed_boundsTheNumberOfSources(t *testing.T) {
 // The lag of a partition is its last reported value, never negative, and a
 // partition the process gave up is no longer reported.
 func TestSetLag_reportsPerPartitionAndForgetsRevokedOnes(t *testing.T) {
+	t.Parallel()
 	m := metrics.New(metrics.Options{})
 	m.SetLag("patient-events", 0, 12)
 	m.SetLag("patient-events", 0, 7)
@@ -146,6 +150,7 @@ func TestSetLag_reportsPerPartitionAndForgetsRevokedOnes(t *testing.T) {
 // Code built without metrics calls the per-event methods on a nil
 // *Metrics; they do nothing.
 func TestNilMetrics_recordsNothing(t *testing.T) {
+	t.Parallel()
 	var m *metrics.Metrics
 	m.Observer(events.AnfrageCreated, nil, time.Millisecond)
 	m.ObserveConsumed("patient-events", events.PatientDeleted, events.Processed, time.Millisecond)
@@ -156,6 +161,7 @@ func TestNilMetrics_recordsNothing(t *testing.T) {
 // The Go runtime and process collectors are registered in the process's own
 // registry; nothing comes from the global default registry.
 func TestHandler_exposesGoAndProcessMetrics(t *testing.T) {
+	t.Parallel()
 	s := scrape(t, metrics.New(metrics.Options{}).Handler())
 	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_cpu_seconds_total",
 		"promhttp_metric_handler_errors_total"} {
@@ -169,6 +175,7 @@ func TestHandler_exposesGoAndProcessMetrics(t *testing.T) {
 // delivered event is counted as published, a refused one as failed, and the
 // one left in the outbox is the backlog, with the age of the oldest.
 func TestOutboxWiring_countsSendsAndReportsTheBacklog(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool, _ := storetest.New(t)
 	m := metrics.New(metrics.Options{})
