@@ -24,12 +24,6 @@ func anfrageNotFound(id int64) error { return fault.NotFoundf("Anfrage %d not fo
 var errNoEligible = errors.New("no eligible patients")
 
 // POST /api/therapeutenanfragen/erstellen-fuer-therapeut
-//
-// The therapist must exist (404), be aktiv, outside a cooling period and
-// without an open anfrage (409 each). Composition runs without holding a
-// transaction (it calls the patient and geocoding services); the insert then
-// takes the therapist's advisory lock and checks the open anfrage again, so
-// of two concurrent creations for one therapist exactly one succeeds.
 func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	b, err := readBody(r)
@@ -59,23 +53,70 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	tid := *therapistID
-	now := s.now()
-	today := s.today(now)
-
-	t, err := s.therapist(ctx, tid)
-	if err != nil {
-		s.writeError(w, r, err)
+	a, entries, err := s.create(ctx, *therapistID, *prefix)
+	if errors.Is(err, errNoEligible) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"message":      "No eligible patients found for this therapist",
+			"therapist_id": *therapistID,
+			"plz_prefix":   *prefix,
+		})
 		return
 	}
-	if err := s.checkContactable(ctx, s.cfg.Pool, t, today); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	cands, err := store.CandidateSearches(ctx, s.cfg.Pool, tid)
 	if err != nil {
 		s.writeError(w, r, creationFailed(err))
 		return
+	}
+	sent := false
+	if sendNow {
+		if _, err := s.send(ctx, a.ID); err != nil {
+			// As in the reference, a failed immediate send leaves the
+			// anfrage created and unsent; it can be sent later.
+			s.log.Warn("immediate send failed", "anfrage_id", a.ID, "error", err.Error())
+		} else {
+			sent = true
+		}
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"message":        fmt.Sprintf("Created anfrage with %d patients", len(entries)),
+		"anfrage_id":     a.ID,
+		"therapist_id":   a.TherapistID,
+		"anfragegroesse": len(entries),
+		"patient_ids":    patientIDs(entries),
+		"gesendet":       sent,
+	})
+}
+
+func patientIDs(entries []store.AnfrageEntry) []int64 {
+	ids := make([]int64, len(entries))
+	for i, e := range entries {
+		ids[i] = e.PatientID
+	}
+	return ids
+}
+
+// create builds an anfrage for therapist tid from the searches of the PLZ
+// prefix and emits therapeutenanfrage.created; errNoEligible when fewer than
+// MIN_ANFRAGE_SIZE patients qualify.
+//
+// The therapist must exist (404), be aktiv, outside a cooling period and
+// without an open anfrage (409 each). Composition runs without holding a
+// transaction (it calls the patient and geocoding services); the insert then
+// takes the therapist's advisory lock and checks again, so of two concurrent
+// creations for one therapist exactly one succeeds and the other gets the
+// 409 — also when the first took every candidate.
+func (s *Server) create(ctx context.Context, tid int64, prefix string) (store.Anfrage, []store.AnfrageEntry, error) {
+	now := s.now()
+	today := s.today(now)
+	t, err := s.therapist(ctx, tid)
+	if err != nil {
+		return store.Anfrage{}, nil, err
+	}
+	if err := s.checkContactable(ctx, s.cfg.Pool, t, today); err != nil {
+		return store.Anfrage{}, nil, err
+	}
+	cands, err := store.CandidateSearches(ctx, s.cfg.Pool, tid)
+	if err != nil {
+		return store.Anfrage{}, nil, err
 	}
 	mc := make([]matching.Candidate, len(cands))
 	for i, c := range cands {
@@ -88,15 +129,9 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		DefaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM,
 		Max:          s.cfg.Matching.MaxAnfrageSize,
 	}
-	chosen, err := composer.Compose(ctx, t, *prefix, mc, today)
+	chosen, err := composer.Compose(ctx, t, prefix, mc, today)
 	if err != nil {
-		s.writeError(w, r, creationFailed(err))
-		return
-	}
-	noEligible := map[string]any{
-		"message":      "No eligible patients found for this therapist",
-		"therapist_id": tid,
-		"plz_prefix":   *prefix,
+		return store.Anfrage{}, nil, err
 	}
 	searchIDs := make([]int64, len(chosen))
 	for i, c := range chosen {
@@ -111,8 +146,6 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		if err := store.LockTherapist(ctx, tx, tid); err != nil {
 			return err
 		}
-		// Under the lock: a creation that committed meanwhile is seen here,
-		// also when it took the candidates and left none to this request.
 		if err := s.checkContactable(ctx, tx, t, today); err != nil {
 			return err
 		}
@@ -121,6 +154,7 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		}
 		var ok bool
 		var err error
+		// Searches that left aktiv since composition are left out.
 		a, entries, ok, err = store.InsertAnfrage(ctx, tx, tid, searchIDs, now)
 		if err != nil {
 			return err
@@ -128,47 +162,16 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 		if !ok || len(entries) < s.cfg.Matching.MinAnfrageSize {
 			return errNoEligible
 		}
-		patientIDs := make([]int64, len(entries))
-		for i, e := range entries {
-			patientIDs[i] = e.PatientID
-		}
 		ids, err = outbox.Add(ctx, tx, events.NewAnfrageCreated(events.AnfrageCreatedData{
-			AnfrageID: a.ID, TherapistID: tid, PatientIDs: patientIDs, AnfrageSize: len(entries),
+			AnfrageID: a.ID, TherapistID: tid, PatientIDs: patientIDs(entries), AnfrageSize: len(entries),
 		}))
 		return err
 	})
-	if errors.Is(err, errNoEligible) {
-		writeJSON(w, http.StatusOK, noEligible)
-		return
-	}
 	if err != nil {
-		s.writeError(w, r, creationFailed(err))
-		return
+		return store.Anfrage{}, nil, err
 	}
 	s.publish(ctx, ids)
-
-	sent := false
-	if sendNow {
-		if _, err := s.send(ctx, a.ID); err != nil {
-			// As in the reference, a failed immediate send leaves the
-			// anfrage created and unsent; it can be sent later.
-			s.log.Warn("immediate send failed", "anfrage_id", a.ID, "error", err.Error())
-		} else {
-			sent = true
-		}
-	}
-	patientIDs := make([]int64, len(entries))
-	for i, e := range entries {
-		patientIDs[i] = e.PatientID
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"message":        fmt.Sprintf("Created anfrage with %d patients", len(entries)),
-		"anfrage_id":     a.ID,
-		"therapist_id":   tid,
-		"anfragegroesse": len(entries),
-		"patient_ids":    patientIDs,
-		"gesendet":       sent,
-	})
+	return a, entries, nil
 }
 
 // creationFailed is the reference's 500 of a failed creation,

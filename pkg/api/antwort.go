@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -103,6 +104,17 @@ func (s *Server) recordResponse(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	result, err := s.record(ctx, id, responses, notes)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, result)
+}
+
+// record stores a therapist's response to anfrage id and returns the answer
+// body; see recordResponse.
+func (s *Server) record(ctx context.Context, id int64, responses []patientResponse, notes *string) (map[string]any, error) {
 	now := s.now()
 	var (
 		result    map[string]any
@@ -110,7 +122,7 @@ func (s *Server) recordResponse(w http.ResponseWriter, r *http.Request) {
 		coolingTo string
 		therapist int64
 	)
-	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		a, err := store.LockAnfrage(ctx, tx, id)
 		if err != nil {
 			return err
@@ -130,29 +142,9 @@ func (s *Server) recordResponse(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		given := make(map[int64]string, len(responses))
-		for _, p := range responses {
-			given[p.patient] = p.outcome
-		}
-		inAnfrage := make(map[int64]bool, len(entries))
-		missing := []int64{}
-		for _, e := range entries {
-			inAnfrage[e.PatientID] = true
-			if _, ok := given[e.PatientID]; !ok {
-				missing = append(missing, e.PatientID)
-			}
-		}
-		if len(missing) > 0 {
-			return fault.Invalidf("Missing responses for some patients").With("missing_patient_ids", missing)
-		}
-		extra := []int64{}
-		for _, p := range responses {
-			if !inAnfrage[p.patient] && !slices.Contains(extra, p.patient) {
-				extra = append(extra, p.patient)
-			}
-		}
-		if len(extra) > 0 {
-			return fault.Invalidf("Responses provided for patients not in anfrage").With("extra_patient_ids", extra)
+		given, err := matchResponses(entries, responses)
+		if err != nil {
+			return err
 		}
 
 		if a.RespondedAt != nil {
@@ -233,14 +225,43 @@ func (s *Server) recordResponse(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	s.publish(ctx, ids)
 	if coolingTo != "" {
 		s.writeBackCooling(ctx, therapist, coolingTo)
 	}
-	writeJSON(w, http.StatusOK, result)
+	return result, nil
+}
+
+// matchResponses maps each patient of the entries to its outcome; a patient
+// of the anfrage without one, or a response for a patient outside it, is 400.
+func matchResponses(entries []store.AnfrageEntry, responses []patientResponse) (map[int64]string, error) {
+	given := make(map[int64]string, len(responses))
+	for _, p := range responses {
+		given[p.patient] = p.outcome
+	}
+	inAnfrage := make(map[int64]bool, len(entries))
+	missing := []int64{}
+	for _, e := range entries {
+		inAnfrage[e.PatientID] = true
+		if _, ok := given[e.PatientID]; !ok {
+			missing = append(missing, e.PatientID)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fault.Invalidf("Missing responses for some patients").With("missing_patient_ids", missing)
+	}
+	extra := []int64{}
+	for _, p := range responses {
+		if !inAnfrage[p.patient] && !slices.Contains(extra, p.patient) {
+			extra = append(extra, p.patient)
+		}
+	}
+	if len(extra) > 0 {
+		return nil, fault.Invalidf("Responses provided for patients not in anfrage").With("extra_patient_ids", extra)
+	}
+	return given, nil
 }
 
 type acceptedPatient struct {
