@@ -144,12 +144,13 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 
 	in, outcome, err := s.opts.Handler.Handle(r.Context(), *e)
 	code := status(in, outcome, err)
-	attrs := append(EventAttrs(in), slog.String("outcome", string(outcome)), slog.Int("status", code),
-		slog.Duration("duration", time.Since(start)))
-	if err != nil {
-		s.log.Error("event not processed", append(attrs, slog.String("error", err.Error()))...)
-	} else {
-		s.log.Debug("event handled", attrs...)
+	if level := logLevel(err); s.log.Enabled(r.Context(), level) {
+		attrs := append(EventAttrs(in), slog.String("outcome", string(outcome)), slog.Int("status", code),
+			slog.Duration("duration", time.Since(start)))
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		s.log.Log(r.Context(), level, eventMessage(err), attrs...)
 	}
 	w.Header().Set(OutcomeHeader, string(outcome))
 	if code >= 300 {
@@ -157,6 +158,21 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(code)
+}
+
+// logLevel is DEBUG for an event handled, ERROR for one that was not.
+func logLevel(err error) slog.Level {
+	if err != nil {
+		return slog.LevelError
+	}
+	return slog.LevelDebug
+}
+
+func eventMessage(err error) string {
+	if err != nil {
+		return "event not processed"
+	}
+	return "event handled"
 }
 
 // rejectRequest answers a request that is not a usable CloudEvent.

@@ -1,0 +1,111 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/runtime"
+)
+
+const benchSenders = 8
+
+// load posts n binary CloudEvents to url from benchSenders goroutines and
+// returns the wall time.
+func load(client *http.Client, url string, n int) (time.Duration, error) {
+	body := []byte(`{"eventId":"x","eventType":"patient.deleted","version":"1.0","producer":"patient-service","payload":{"patient_id":7,"id":7}}`)
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range benchSenders {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("Ce-Specversion", "1.0")
+				req.Header.Set("Ce-Id", "partition:0/offset:"+strconv.FormatInt(i, 10))
+				req.Header.Set("Ce-Source", "/kafka/patient-events")
+				req.Header.Set("Ce-Type", "dev.knative.kafka.event")
+				req.Header.Set("Ce-Partitionkey", "7")
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Store(fmt.Errorf("status %d", resp.StatusCode))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// BenchmarkServer compares the runtime's CloudEvents path (body limit,
+// binary-mode decoding, outcome mapping, logging disabled at INFO) with a
+// no-op handler against a bare net/http handler that reads the body and
+// answers 200, on the same load: keep-alive connections from benchSenders
+// concurrent clients over loopback.
+func BenchmarkServer(b *testing.B) {
+	noop := runtime.HandlerFunc(func(_ context.Context, e cloudevents.Event) (events.Inbound, events.Outcome, error) {
+		return events.Inbound{Type: e.Type(), ID: e.ID()}, events.Processed, nil
+	})
+	ce := httptest.NewServer(runtime.NewServer(runtime.ServerOptions{Handler: noop}))
+	defer ce.Close()
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer bare.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchSenders}}
+
+	n := b.N
+	var ceTook, bareTook time.Duration
+	done := map[bool]int{}
+	chunks := map[bool]int{}
+	b.ResetTimer()
+	b.StopTimer()
+	// Interleaved chunks (ABBA BAAB) so that other load hits both alike.
+	for _, isCE := range []bool{false, true, true, false, true, false, false, true} {
+		chunks[isCE]++
+		from, to := done[isCE], n*chunks[isCE]/4
+		url, d := bare.URL, &bareTook
+		if isCE {
+			url, d = ce.URL, &ceTook
+			b.StartTimer()
+		}
+		took, err := load(client, url, to-from)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		*d += took
+		done[isCE] = to
+	}
+	ceRate, bareRate := float64(n)/ceTook.Seconds(), float64(n)/bareTook.Seconds()
+	b.ReportMetric(ceRate, "events/s")
+	b.ReportMetric(bareRate, "bare-req/s")
+	b.ReportMetric(ceRate/bareRate, "ratio")
+}
