@@ -1,0 +1,236 @@
+package devstack
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/curavani/matching/pkg/matching"
+)
+
+// The README's story, driven through the real HTTP API and the real Kafka
+// protocol against the stack make run starts: create a search, build and
+// send an anfrage, record the therapist's answer, delete two patients (one
+// event in each form), send a poison event, and run the follow-up job once.
+// Every step is checked in the database and on matching-events.
+func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.json")
+	s := startStack(t, Options{Seed: true, StateFile: state})
+	events := collect(t, s.Brokers, "matching-events")
+	dlq := collect(t, s.Brokers, "matching-events-dlq")
+
+	st, err := ReadState(state)
+	if err != nil {
+		t.Fatalf("state file: %v", err)
+	}
+	if st.API != s.APIURL || st.Neighbours != s.NeighboursURL || len(st.Functions) != len(Functions) || st.DatabaseURL != s.DatabaseURL {
+		t.Errorf("state file %+v does not describe the stack", st)
+	}
+
+	// 1. A search for Laura Fischer (patient 10), who has none yet.
+	r := s.call("POST", "/api/platzsuchen", map[string]any{"patient_id": 10}, 201)
+	if r["id"] != float64(10) || r["status"] != "aktiv" {
+		t.Fatalf("created search %v, want id 10 aktiv", r)
+	}
+
+	// 2. An anfrage for Dr. Katharina Wolff (therapist 3), who takes women
+	// only: Anna (2), Sophie (7) and Laura (10), longest waiting first;
+	// Lea (9) is paused.
+	r = s.call("POST", "/api/therapeutenanfragen/erstellen-fuer-therapeut", map[string]any{"therapist_id": 3, "plz_prefix": "52"}, 201)
+	if d := cmp.Diff([]any{2.0, 7.0, 10.0}, r["patient_ids"]); d != "" || r["anfrage_id"] != 2.0 {
+		t.Fatalf("anfrage %v: patients (-want +got)\n%s", r["anfrage_id"], d)
+	}
+	r = s.call("POST", "/api/therapeutenanfragen/2/senden", nil, 200)
+	if r["communication_type"] != "email" || r["email_id"] != 2.0 {
+		t.Fatalf("sent %v, want email 2 (email 1 is the demo anfrage's)", r)
+	}
+	// Email 1 is the demo anfrage's, seeded over HTTP as well.
+	if mails := s.Neighbours.Emails(); len(mails) != 2 || mails[1].ID != 2 || mails[1].Body["empfaenger_email"] != "k.wolff@praxis-wolff.example.org" {
+		t.Fatalf("the communication service received %d emails, the last to %v", len(mails), mails[len(mails)-1].Body["empfaenger_email"])
+	}
+
+	// 3. She takes Anna and Laura, has no capacity for Sophie.
+	r = s.call("PUT", "/api/therapeutenanfragen/2/antwort", map[string]any{"patient_responses": map[string]any{
+		"2": "angenommen", "7": "abgelehnt_Kapazitaet", "10": "angenommen"}}, 200)
+	if r["response_type"] != "teilweise_Annahme" {
+		t.Fatalf("response %v", r)
+	}
+
+	// 4. The patient service deletes Felix Wagner (4) and Lea Schmitz (9,
+	// whose search is paused), and publishes one event it should not.
+	s.publish("patient.deleted", `{"patient_id":4}`, FormEnvelope)
+	s.publish("patient.deleted", `{"patient_id":9}`, FormCloudEvent)
+	poison := s.publish("patient.deleted", `{"patient_id":"Felix"}`, FormEnvelope)
+
+	// 5. The daily follow-up job, once (the demo anfrage 1 is 8 days old).
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Log("no go command: the follow-up step is left out")
+	} else {
+		cmd := FollowUpCommand(context.Background(), st, nil)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("follow-up job: %v\n%s", err, out.String())
+		}
+		if !strings.Contains(out.String(), "scheduled=1 adopted=0 failed=0 skipped=0") {
+			t.Errorf("follow-up summary missing:\n%s", out.String())
+		}
+	}
+	followUp := 1
+	if _, err := exec.LookPath("go"); err != nil {
+		followUp = 0
+	}
+
+	got := byKey(events.waitEvents(t, 9+followUp, 20*time.Second))
+	today := time.Now().In(s.opts.Matching.Location())
+	statusChanged := func(search, patient int, from any, to string) emitted {
+		return emitted{Type: "search.status_changed", Payload: map[string]any{
+			"search_id": float64(search), "patient_id": float64(patient), "old_status": from, "new_status": to}}
+	}
+	want := map[string][]emitted{
+		"10": {statusChanged(10, 10, nil, "aktiv"), statusChanged(10, 10, "aktiv", "erfolgreich")},
+		// Anfrage 2 and search 2 share the key "2".
+		"2": {
+			{Type: "therapeutenanfrage.created", Payload: map[string]any{"anfrage_id": 2.0, "therapist_id": 3.0, "patient_ids": []any{2.0, 7.0, 10.0}, "anfrage_size": 3.0}},
+			{Type: "therapeutenanfrage.sent", Payload: map[string]any{"anfrage_id": 2.0, "communication_type": "email", "communication_id": 2.0}},
+			{Type: "therapeutenanfrage.response_received", Payload: map[string]any{"anfrage_id": 2.0, "response_type": "teilweise_Annahme", "accepted_count": 2.0, "rejected_count": 1.0, "no_response_count": 0.0}},
+			statusChanged(2, 2, "aktiv", "erfolgreich"),
+		},
+		"3": {{Type: "cooling.period_started", Payload: map[string]any{"therapist_id": 3.0, "next_contactable_date": matching.CoolingUntil(today, 4), "reason": "response_received"}}},
+		"4": {statusChanged(4, 4, "aktiv", "abgebrochen")},
+		"9": {statusChanged(9, 9, "pausiert", "abgebrochen")},
+	}
+	if followUp == 1 {
+		call := s.Neighbours.PhoneCalls()
+		if len(call) != 1 {
+			t.Fatalf("phone calls created: %+v", call)
+		}
+		want["1"] = []emitted{{Type: "therapeutenanfrage.follow_up_scheduled", Payload: map[string]any{
+			"anfrage_id": 1.0, "therapist_id": 12.0, "phone_call_id": float64(call[0].ID),
+			"scheduled_date": call[0].Body["geplantes_datum"], "scheduled_time": call[0].Body["geplante_zeit"]}}}
+	}
+	onlyTypeAndPayload := func(m map[string][]emitted) map[string][]emitted {
+		out := map[string][]emitted{}
+		for k, rs := range m {
+			for _, r := range rs {
+				out[k] = append(out[k], emitted{Type: r.Type, Payload: r.Payload})
+			}
+		}
+		return out
+	}
+	if d := cmp.Diff(want, onlyTypeAndPayload(got)); d != "" {
+		t.Errorf("matching-events by key, in order (-want +got):\n%s", d)
+	}
+	// Every event is a CloudEvent from matching-service whose id is its
+	// outbox row, published once the outbox row says so.
+	for _, e := range events.distinct() {
+		published := scalar[bool](s, `SELECT published_at IS NOT NULL FROM matching_service.outbox WHERE id = $1`, e.ID)
+		if e.Source != "matching-service" || !published {
+			t.Errorf("event %s %s: source %q, outbox row published %v", e.Type, e.ID, e.Source, published)
+		}
+	}
+
+	// The poison event went to the dead-letter topic with its reason and
+	// changed nothing.
+	dead := dlq.waitEvents(t, 1, 10*time.Second)
+	dlq.mu.Lock()
+	h := dlq.headers[0]
+	dlq.mu.Unlock()
+	if dead[0].Key != poison.Key || !strings.Contains(h["ce_deadletterreason"], "patient_id") {
+		t.Errorf("dead letter %+v with headers %v", dead[0], h)
+	}
+
+	// The database says the same.
+	type search struct {
+		Status string
+		Notes  string
+	}
+	searches := map[int]search{}
+	rows, _ := s.pool.Query(context.Background(), `SELECT id, status::text, coalesce(notizen, '') FROM matching_service.platzsuche ORDER BY id`)
+	for rows.Next() {
+		var id int
+		var sr search
+		if err := rows.Scan(&id, &sr.Status, &sr.Notes); err != nil {
+			t.Fatal(err)
+		}
+		searches[id] = sr
+	}
+	for id, status := range map[int]string{1: "aktiv", 2: "erfolgreich", 3: "aktiv", 4: "abgebrochen", 7: "aktiv", 9: "abgebrochen", 10: "erfolgreich"} {
+		if searches[id].Status != status {
+			t.Errorf("search %d is %s, want %s", id, searches[id].Status, status)
+		}
+	}
+	for _, id := range []int{4, 9} {
+		if strings.Count(searches[id].Notes, "Cancelled: Patient deleted from system") != 1 {
+			t.Errorf("search %d notes %q", id, searches[id].Notes)
+		}
+	}
+	if n := scalar[int](s, `SELECT count(*) FROM matching_service.processed_events WHERE consumer = 'matching-service-patient'`); n != 2 {
+		t.Errorf("%d patient events recorded as processed, want 2 (the poison one is not)", n)
+	}
+	if typ := scalar[string](s, `SELECT antworttyp::text FROM matching_service.therapeutenanfrage WHERE id = 2`); typ != "teilweise_Annahme" {
+		t.Errorf("anfrage 2 antworttyp %s", typ)
+	}
+	if followUp == 1 {
+		if id := scalar[*int64](s, `SELECT phone_call_id FROM matching_service.therapeutenanfrage WHERE id = 1`); id == nil {
+			t.Error("anfrage 1 has no follow-up call")
+		}
+	}
+	if n := scalar[int](s, `SELECT count(*) FROM matching_service.outbox WHERE published_at IS NULL`); n != 0 {
+		t.Errorf("%d events left unpublished", n)
+	}
+
+	s.Stop()
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state file left after Stop: %v", err)
+	}
+}
+
+// A restart of make run on the same database (KEEP=1, or DATABASE_URL)
+// seeds nothing twice: the fake neighbours get the demo set again, the
+// database keeps what it has.
+func TestSeed_restartOnAKeptDatabaseAddsNothing(t *testing.T) {
+	s := startStack(t, Options{Seed: true})
+	s.call("POST", "/api/platzsuchen", map[string]any{"patient_id": 10}, 201)
+	count := func() [3]int {
+		return [3]int{
+			scalar[int](s, `SELECT count(*) FROM matching_service.platzsuche`),
+			scalar[int](s, `SELECT count(*) FROM matching_service.therapeutenanfrage`),
+			scalar[int](s, `SELECT count(*) FROM matching_service.therapeut_kontaktsperre`),
+		}
+	}
+	before := count()
+	s.Stop()
+
+	again, err := Start(context.Background(), Options{DatabaseURL: s.DatabaseURL, Seed: true, Logging: s.opts.Logging})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Stop()
+	if after := count(); after != before {
+		t.Errorf("rows (searches, anfragen, cooling) %v after the restart, %v before", after, before)
+	}
+	if _, ok := again.Neighbours.Patient(12); !ok {
+		t.Error("the fake neighbours have no demo data after the restart")
+	}
+
+	// Reset brings back the demo state with the same ids.
+	again.Stop()
+	reset, err := Start(context.Background(), Options{DatabaseURL: s.DatabaseURL, Seed: true, Reset: true, Logging: s.opts.Logging})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reset.Stop()
+	if got := count(); got != [3]int{9, 1, 1} {
+		t.Errorf("after a reset: %v (searches, anfragen, cooling), want the demo set [9 1 1]", got)
+	}
+	if ids := scalar[[]int64](s, `SELECT array_agg(patient_id ORDER BY id) FROM matching_service.platzsuche`); !cmp.Equal(ids, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+		t.Errorf("search i belongs to patient %v", ids)
+	}
+}
