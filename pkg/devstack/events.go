@@ -13,6 +13,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/google/uuid"
+
+	"github.com/curavani/matching/pkg/events"
 )
 
 // Forms of an event published with Publish.
@@ -198,29 +200,39 @@ func follow(ctx context.Context, brokers []string, topic string, fromStart bool,
 	}
 }
 
-// FormatRecord renders one record as "topic/partition@offset type key payload".
+// FormatRecord renders one record as "topic/partition@offset type key
+// payload". A reference envelope (a plain record, or one a dead-letter
+// CloudEvent wraps) shows its own type and payload; a dead letter also shows
+// why it was rejected.
 func FormatRecord(m *sarama.ConsumerMessage) string {
-	typ := ""
+	typ, reason := "", ""
 	for _, h := range m.Headers {
-		if string(h.Key) == "ce_type" {
+		switch string(h.Key) {
+		case "ce_type":
 			typ = string(h.Value)
+		case "ce_deadletterreason":
+			reason = string(h.Value)
 		}
 	}
 	value := m.Value
-	if typ == "" {
-		// A reference envelope: show its type and payload.
+	if typ == "" || typ == events.KafkaEventType {
 		var env struct {
-			EventType string          `json:"eventType"`
-			Payload   json.RawMessage `json:"payload"`
+			EventType      string          `json:"eventType"`
+			EventTypeSnake string          `json:"event_type"`
+			Payload        json.RawMessage `json:"payload"`
 		}
-		if json.Unmarshal(m.Value, &env) == nil && env.EventType != "" {
-			typ, value = env.EventType, env.Payload
+		if json.Unmarshal(m.Value, &env) == nil && env.EventType+env.EventTypeSnake != "" && env.Payload != nil {
+			typ, value = env.EventType+env.EventTypeSnake, env.Payload
 		}
 	}
 	if typ == "" {
 		typ = "?"
 	}
-	return fmt.Sprintf("%s/%d@%d  %-40s key=%-6s %s", m.Topic, m.Partition, m.Offset, typ, string(m.Key), compact(value))
+	line := fmt.Sprintf("%s/%d@%d  %-40s key=%-6s %s", m.Topic, m.Partition, m.Offset, typ, string(m.Key), compact(value))
+	if reason != "" {
+		line += "  rejected: " + reason
+	}
+	return line
 }
 
 func compact(b []byte) string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/curavani/matching/pkg/localkafka"
 )
@@ -102,5 +103,38 @@ func TestPublish_rejectsBadInput(t *testing.T) {
 				t.Fatal("no error")
 			}
 		})
+	}
+}
+
+func TestFormatRecord_deadLetterShowsTheEnvelopeAndTheReason(t *testing.T) {
+	m := &sarama.ConsumerMessage{
+		Topic: "matching-events-dlq", Partition: 1, Offset: 7, Key: []byte("vier"),
+		Headers: []*sarama.RecordHeader{
+			{Key: []byte("ce_type"), Value: []byte("dev.knative.kafka.event")},
+			{Key: []byte("ce_deadletterreason"), Value: []byte(`field patient_id: must be an integer, got "vier"`)},
+		},
+		Value: []byte(`{"eventId":"e1","eventType":"patient.deleted","version":"1.0","payload":{"patient_id":"vier"}}`),
+	}
+	want := `matching-events-dlq/1@7  patient.deleted                          key=vier   {"patient_id":"vier"}  rejected: field patient_id: must be an integer, got "vier"`
+	if got := FormatRecord(m); got != want {
+		t.Errorf("FormatRecord =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestFollowUpEnv_pointsTheJobAtTheStack(t *testing.T) {
+	st := State{DatabaseURL: "postgres://db/matching_dev", Neighbours: "http://127.0.0.1:8010", Brokers: []string{"127.0.0.1:9092"}}
+	env := FollowUpEnv([]string{"DATABASE_URL=postgres://elsewhere", "K_SINK=http://sink", "FOLLOW_UP_THRESHOLD_DAYS=3", "PATH=/bin"}, st)
+	got := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = v
+	}
+	want := map[string]string{
+		"DATABASE_URL": st.DatabaseURL, "PATIENT_SERVICE_URL": st.Neighbours, "THERAPIST_SERVICE_URL": st.Neighbours,
+		"COMMUNICATION_SERVICE_URL": st.Neighbours, "GEOCODING_SERVICE_URL": st.Neighbours,
+		"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "FOLLOW_UP_THRESHOLD_DAYS": "3", "PATH": "/bin", "LOG_FORMAT": "text",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("environment (-want +got):\n%s", d)
 	}
 }

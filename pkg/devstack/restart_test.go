@@ -57,6 +57,7 @@ func produce(t testing.TB, brokers []string, msgs []*sarama.ProducerMessage) {
 // email.sent notes its anfrage exactly once (a second application would add
 // a second note), and matching-events carries one event per search.
 func TestKillConsumersMidStream_nothingLostNothingAppliedTwice(t *testing.T) {
+	t.Parallel()
 	const n = 300 // per consumer; half before the kill, half while down
 	s := startStack(t, Options{})
 	events := collect(t, s.Brokers, "matching-events")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,10 +84,14 @@ func (s *Stack) seed(ctx context.Context) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	today := now.In(s.opts.Matching.Location())
 	for _, p := range demoPatients {
-		s.Neighbours.AddPatient(fake.SamplePatient(p))
+		p := fake.SamplePatient(p)
+		p["email"] = demoEmail(p["vorname"], p["nachname"])
+		p["telefon"] = fmt.Sprintf("+49 241 %d", 5550100+p["id"].(int))
+		s.Neighbours.AddPatient(p)
 	}
 	for _, t := range demoTherapists {
 		t := fake.SampleTherapist(t)
+		t["telefon"] = fmt.Sprintf("+49 241 %d", 4440100+t["id"].(int))
 		if t["id"] == demoRecordCooling {
 			t["naechster_kontakt_moeglich"] = today.AddDate(0, 0, 14).Format("2006-01-02")
 		}
@@ -148,6 +153,12 @@ func (s *Stack) seed(ctx context.Context) error {
 		len(demoPatients), len(demoTherapists), len(demoSearchAges), demoSentAnfrage, demoSentAnfrageAgeDay)
 	s.log.Info("demo data seeded", slog.String("what", s.Seeded))
 	return nil
+}
+
+// demoEmail is vorname.nachname@example.org in ASCII.
+func demoEmail(first, last any) string {
+	r := strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "ß", "ss", " ", "")
+	return r.Replace(strings.ToLower(fmt.Sprintf("%s.%s@example.org", first, last)))
 }
 
 // seedEmail creates, at the fake communication service, the email anfrage 1

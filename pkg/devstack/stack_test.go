@@ -20,6 +20,7 @@ import (
 // event in each form), send a poison event, and run the follow-up job once.
 // Every step is checked in the database and on matching-events.
 func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
+	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state.json")
 	s := startStack(t, Options{Seed: true, StateFile: state})
 	events := collect(t, s.Brokers, "matching-events")
@@ -196,6 +197,7 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 // seeds nothing twice: the fake neighbours get the demo set again, the
 // database keeps what it has.
 func TestSeed_restartOnAKeptDatabaseAddsNothing(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, Options{Seed: true})
 	s.call("POST", "/api/platzsuchen", map[string]any{"patient_id": 10}, 201)
 	count := func() [3]int {
