@@ -1,12 +1,12 @@
 -- Indexes for the business metrics (pkg/metrics/business.go), read on every
 -- scrape of /metrics. Follow-up calls scheduled are counted from the outbox,
 -- calls completed from processed_events; both tables only grow (the outbox
--- keeps published rows) and the outbox is by far the largest table. Without
--- these indexes every scrape read all of it: about 0.5 s and the whole
--- 900 MB table through the buffer cache, with 2.8 million outbox rows next to
--- a million anfragen. With them the two counts are index-only scans of a few
--- hundred kilobytes (16 ms). Each index holds only its event type, so the
--- other inserts never touch it.
+-- keeps published rows) and the outbox is by far the largest table. Measured
+-- with 2.8 million outbox rows (900 MB) next to a million anfragen: without
+-- these indexes the two counts read both tables whole on every scrape,
+-- 0.7–1.8 s with the tables in memory and 19 s the first time from disk;
+-- with them they are index-only scans of about a megabyte, 15–20 ms. Each
+-- index holds only its event type, so other inserts never touch it.
 --
 -- A plain CREATE INDEX (not CONCURRENTLY) blocks writes to the table while it
 -- builds: well under a second for millions of rows, acceptable for the
