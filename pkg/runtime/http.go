@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +25,16 @@ const ServiceName = "matching-service"
 
 // OutcomeHeader carries the outcome (processed, duplicate, ignored, rejected,
 // failed) of an event on the response, for people and tests reading it.
-const OutcomeHeader = "X-Event-Outcome"
+const OutcomeHeader = "X-Event-Outcome" // in canonical form
+
+// outcomeValues are the OutcomeHeader values, allocated once.
+var outcomeValues = map[events.Outcome][]string{}
+
+func init() {
+	for _, o := range []events.Outcome{events.Processed, events.Duplicate, events.Ignored, events.Rejected, events.Failed} {
+		outcomeValues[o] = []string{string(o)}
+	}
+}
 
 // ServerOptions configure the HTTP side of a function.
 type ServerOptions struct {
@@ -113,17 +121,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // the handler and answers with the status of its outcome.
 func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.rejectRequest(w, http.StatusRequestEntityTooLarge, "request body exceeds 1 MiB")
-			return
-		}
-		s.rejectRequest(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
-		return
-	}
-	msg := cehttp.NewMessage(r.Header, io.NopCloser(bytes.NewReader(body)))
+	// The body is read once, by the decoding below, through the limit.
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	msg := cehttp.NewMessage(r.Header, body)
 	switch msg.ReadEncoding() {
 	case binding.EncodingBinary, binding.EncodingStructured:
 	case binding.EncodingBatch:
@@ -138,6 +138,11 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		err = e.Validate()
 	}
 	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.rejectRequest(w, http.StatusRequestEntityTooLarge, "request body exceeds 1 MiB")
+			return
+		}
 		s.rejectRequest(w, http.StatusBadRequest, "malformed CloudEvent: "+err.Error())
 		return
 	}
@@ -152,7 +157,7 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Log(r.Context(), level, eventMessage(err), attrs...)
 	}
-	w.Header().Set(OutcomeHeader, string(outcome))
+	w.Header()[OutcomeHeader] = outcomeValues[outcome]
 	if code >= 300 {
 		writeText(w, code, reason(err))
 		return
@@ -179,7 +184,7 @@ func eventMessage(err error) string {
 func (s *Server) rejectRequest(w http.ResponseWriter, code int, msg string) {
 	msg = oneLine(msg)
 	s.log.Error("request rejected", slog.Int("status", code), slog.String("error", msg))
-	w.Header().Set(OutcomeHeader, string(events.Rejected))
+	w.Header()[OutcomeHeader] = outcomeValues[events.Rejected]
 	writeText(w, code, msg)
 }
 
