@@ -3,11 +3,13 @@ package devstack
 // Benchmarks of the local stack, for the numbers of issue 5. They are not
 // part of `make test`; run them with
 //
-//	go test ./pkg/devstack -run '^$' -bench . -benchtime 1000x
+//	go test ./pkg/devstack -run '^$' -bench PatientDeleted -benchtime 1000x
+//	go test ./pkg/devstack -run '^$' -bench Start -benchtime 20x
 //
 // (-benchtime 1000x: the latency percentiles over 1,000 events, the
 // throughput over a burst of 1,000). Each reports against a baseline
-// measured in the same run on the same broker and database.
+// measured in the same run on the same broker and database; the absolute
+// numbers move with the load on the machine, the ratios much less.
 
 import (
 	"context"

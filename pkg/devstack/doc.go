@@ -2,6 +2,14 @@
 // `make run` and the end-to-end tests: PostgreSQL (found or throwaway), the
 // embedded Kafka-protocol broker, the event handlers in Kafka-direct mode, the
 // outbox relay, the anfrage API and the fake neighbour services with demo
-// data. It also holds the developer commands (publish an event, tail
-// matching-events). Nothing in production imports it.
+// data (Start). It also holds what the developer commands of cmd/matching-dev
+// need: publishing an event (Publish), following a topic (Tail), the state
+// file through which they find a running stack (State), and running the
+// follow-up function once against it (FollowUpCommand). Nothing in
+// production imports it.
+//
+// The functions run in-process exactly as their mains run them
+// (runtime.Run with the handlers of pkg/handlers), each with its own pool,
+// sink and HTTP server; only the anfrage API is wired here, as its main
+// does, because that main keeps its wiring to itself.
 package devstack

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/curavani/matching/pkg/localkafka"
 	"github.com/curavani/matching/pkg/matching"
 )
 
@@ -234,5 +235,26 @@ func TestSeed_restartOnAKeptDatabaseAddsNothing(t *testing.T) {
 	}
 	if ids := scalar[[]int64](s, `SELECT array_agg(patient_id ORDER BY id) FROM matching_service.platzsuche`); !cmp.Equal(ids, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}) {
 		t.Errorf("search i belongs to patient %v", ids)
+	}
+}
+
+// With KAFKA_BOOTSTRAP_SERVERS the stack runs no broker of its own and
+// consumes and produces on the one given.
+func TestStart_usesAGivenBroker(t *testing.T) {
+	t.Parallel()
+	broker, err := localkafka.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	s := startStack(t, Options{Seed: true, Brokers: broker.Addrs})
+	if s.EmbeddedKafka || !cmp.Equal(s.Brokers, broker.Addrs) {
+		t.Fatalf("stack brokers %v (embedded %v), want %v", s.Brokers, s.EmbeddedKafka, broker.Addrs)
+	}
+	events := collect(t, broker.Addrs, "matching-events")
+	s.publish("patient.deleted", `{"patient_id":3}`, FormEnvelope)
+	got := events.waitEvents(t, 1, 10*time.Second)
+	if got[0].Type != "search.status_changed" || got[0].Key != "3" {
+		t.Errorf("event %+v", got[0])
 	}
 }
