@@ -366,20 +366,30 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 
 // prepare reads what the follow-up of anfrage c needs from the neighbours:
 // its therapist, and the id of a call the communication service already has
-// for the anfrage (0 if none; the lowest if several).
+// for the anfrage (0 if none; the lowest if several). The two requests go out
+// together: the row lock and the connection are held for one round trip
+// instead of two.
 func (j *Job) prepare(ctx context.Context, c store.FollowUpCandidate) (neighbours.Therapist, int64, error) {
-	therapist, err := j.Therapists.Therapist(ctx, c.TherapistID)
-	if err != nil {
-		return neighbours.Therapist{}, 0, fmt.Errorf("therapist %d of anfrage %d: %w", c.TherapistID, c.ID, err)
+	type lookup struct {
+		therapist neighbours.Therapist
+		err       error
 	}
-	calls, err := j.Communication.PhoneCallsForAnfrage(ctx, c.ID)
-	if err != nil {
-		return neighbours.Therapist{}, 0, fmt.Errorf("phone calls of anfrage %d: %w", c.ID, err)
+	therapistCh := make(chan lookup, 1)
+	go func() {
+		t, err := j.Therapists.Therapist(ctx, c.TherapistID)
+		therapistCh <- lookup{t, err}
+	}()
+	calls, callsErr := j.Communication.PhoneCallsForAnfrage(ctx, c.ID)
+	th := <-therapistCh
+	switch {
+	case th.err != nil:
+		return neighbours.Therapist{}, 0, fmt.Errorf("therapist %d of anfrage %d: %w", c.TherapistID, c.ID, th.err)
+	case callsErr != nil:
+		return neighbours.Therapist{}, 0, fmt.Errorf("phone calls of anfrage %d: %w", c.ID, callsErr)
+	case len(calls) == 0:
+		return th.therapist, 0, nil
 	}
-	if len(calls) == 0 {
-		return therapist, 0, nil
-	}
-	return therapist, slices.Min(calls), nil
+	return th.therapist, slices.Min(calls), nil
 }
 
 // slot is the call's date (YYYY-MM-DD) and time (HH:MM): the next working
