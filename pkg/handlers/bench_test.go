@@ -205,3 +205,23 @@ func interleaved(rounds int) []bool {
 	}
 	return out
 }
+
+// BenchmarkTherapistBlocked10000 times one therapist.blocked over 10,000
+// unsent anfragen (each with its own aktiv search): the exclusion, the
+// cancellation and 10,000 outbox rows in one transaction.
+func BenchmarkTherapistBlocked10000(b *testing.B) {
+	const n = 10000
+	pool, _ := storetest.New(b)
+	h := server(handlers.Therapist(pool, nil, nil))
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		therapist := int64(1000 + i)
+		insertUnsentAnfragen(b, pool, therapist, n)
+		d := typed("therapist.blocked", "bench-"+strconv.Itoa(i), fmt.Sprintf(`{"therapist_id":%d,"reason":"x"}`, therapist))
+		b.StartTimer()
+		if code, _ := send(b, h, d); code != 200 {
+			b.Fatalf("status %d", code)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "anfragen/s")
+}
