@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -182,3 +183,7 @@ func count(t testing.TB, pool *pgxpool.Pool, query string, args ...any) int {
 	}
 	return n
 }
+
+func itoa(n int64) string { return fmt.Sprint(n) }
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
