@@ -37,7 +37,7 @@ func (s *Stack) Banner() string {
 		"outbox-relay":         fmt.Sprintf("publishes what the inline publish missed, every %s", s.opts.RelayInterval),
 	}
 	for _, name := range Functions {
-		line(name, s.FunctionURL(name), consumers[name])
+		line(name, s.functionURL(name), consumers[name])
 	}
 	if s.Seeded != "" {
 		fmt.Fprintf(&b, "\n  demo data: %s\n", s.Seeded)

@@ -363,9 +363,10 @@ func (s *Stack) startFunction(f *function) {
 func (s *Stack) stopFunction(name string) {
 	s.fnMu.Lock()
 	f := s.fns[name]
+	cancel, done := f.cancel, f.done
 	s.fnMu.Unlock()
-	f.cancel()
-	<-f.done
+	cancel()
+	<-done
 }
 
 // restartFunction starts a stopped function again and waits until its
@@ -473,11 +474,8 @@ func (s *Stack) Stop() {
 	})
 }
 
-// Done is closed when the stack has been told to stop (its context ended).
-func (s *Stack) Done() <-chan struct{} { return s.ctx.Done() }
-
-// FunctionURL returns the base URL of the HTTP server of function name.
-func (s *Stack) FunctionURL(name string) string {
+// functionURL returns the base URL of the HTTP server of function name.
+func (s *Stack) functionURL(name string) string {
 	if f, ok := s.fns[name]; ok {
 		return f.URL()
 	}
