@@ -14,6 +14,7 @@ import (
 const createPath = "/api/therapeutenanfragen/erstellen-fuer-therapeut"
 
 func TestCreateAnfrage_takesTheOldestEligibleSearchesUpToMax(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(nil) // weiblich, Verhaltenstherapie, Berlin 10117
 	type seeded struct {
@@ -74,6 +75,7 @@ func TestCreateAnfrage_takesTheOldestEligibleSearchesUpToMax(t *testing.T) {
 }
 
 func TestCreateAnfrage_errors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	blocked := e.therapist(map[string]any{"status": "gesperrt"})
 	recordCooling := e.therapist(map[string]any{"naechster_kontakt_moeglich": "2025-08-13"})
@@ -131,6 +133,7 @@ func TestCreateAnfrage_errors(t *testing.T) {
 }
 
 func TestCreateAnfrage_manualCoolingInThePastLiftsTheRecordsDate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(map[string]any{"naechster_kontakt_moeglich": "2025-12-01"})
 	e.search(e.patient(nil))
@@ -141,6 +144,7 @@ func TestCreateAnfrage_manualCoolingInThePastLiftsTheRecordsDate(t *testing.T) {
 }
 
 func TestCreateAnfrage_concurrentCreatesForOneTherapistMakeOneAnfrage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(nil)
 	for range 3 {
@@ -175,6 +179,7 @@ func TestCreateAnfrage_concurrentCreatesForOneTherapistMakeOneAnfrage(t *testing
 }
 
 func TestCreateAnfrage_sofortSendenSendsRightAway(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(nil)
 	e.search(e.patient(nil))
@@ -204,6 +209,7 @@ func TestCreateAnfrage_sofortSendenSendsRightAway(t *testing.T) {
 }
 
 func TestSelectTherapists_groupsPendingCoolingAndTiers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// A practice of two sharing one address: the owner is the one whose name is in it.
 	owner := e.therapist(map[string]any{"nachname": "Müller", "vorname": "Anna", "email": "praxis.mueller@example.org", "titel": nil})
@@ -251,6 +257,7 @@ func TestSelectTherapists_groupsPendingCoolingAndTiers(t *testing.T) {
 }
 
 func TestListAnfragen_filtersPaginationAndSummaryCoverTheFilteredSet(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	t1 := e.therapist(map[string]any{"vorname": "Eins", "nachname": "T"})
 	t2 := e.therapist(map[string]any{"vorname": "Zwei", "nachname": "T"})
@@ -358,6 +365,7 @@ func TestListAnfragen_filtersPaginationAndSummaryCoverTheFilteredSet(t *testing.
 }
 
 func TestGetAnfrage_detail(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(nil)
 	pid := e.patient(nil)
@@ -399,6 +407,7 @@ func TestGetAnfrage_detail(t *testing.T) {
 }
 
 func TestDeleteAnfrage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(nil)
 	e.search(e.patient(nil))

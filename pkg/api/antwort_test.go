@@ -31,6 +31,7 @@ func (e *env) sentAnfrage(n int) (aid, tid int64, patients, searches []int64) {
 }
 
 func TestRecordResponse_everyOutcomeMix(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		outcomes  [3]string
@@ -156,6 +157,7 @@ func contains(list []int, v int) bool {
 }
 
 func TestRecordResponse_repeatIsIdempotentAndADifferentOneIs409(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	aid, _, patients, _ := e.sentAnfrage(2)
 	body := map[string]any{"patient_responses": map[string]any{fmt.Sprint(patients[0]): "angenommen", fmt.Sprint(patients[1]): "abgelehnt_Kapazitaet"}}
@@ -181,6 +183,7 @@ func TestRecordResponse_repeatIsIdempotentAndADifferentOneIs409(t *testing.T) {
 }
 
 func TestRecordResponse_existingExclusionIsNotDuplicated(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	aid, tid, patients, searches := e.sentAnfrage(1)
 	e.do("PUT", fmt.Sprintf("/api/platzsuchen/%d", searches[0]), map[string]any{"ausgeschlossene_therapeuten": []any{tid, 5}}).must(t, 200)
@@ -192,6 +195,7 @@ func TestRecordResponse_existingExclusionIsNotDuplicated(t *testing.T) {
 }
 
 func TestRecordResponse_errors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	aid, _, patients, _ := e.sentAnfrage(2)
 	tid := e.therapist(map[string]any{"email": "unsent@example.org"})

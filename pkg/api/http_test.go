@@ -14,6 +14,7 @@ import (
 func coolingPath(id int64) string { return fmt.Sprintf("/api/therapeuten/%d/naechster-kontakt", id) }
 
 func TestCooling_manualPeriodIsStoredAnnouncedAndRead(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withMatching(func(m *config.Matching) { m.TherapistCoolingWriteback = true }))
 	tid := e.therapist(map[string]any{"naechster_kontakt_moeglich": "2025-08-20"})
 
@@ -69,6 +70,7 @@ func TestCooling_manualPeriodIsStoredAnnouncedAndRead(t *testing.T) {
 }
 
 func TestAuth_bearerTokensGuardTheAPIButNotHealth(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *api.Config) { c.Tokens = []string{"alpha", "beta"} })
 	cases := map[string]struct {
 		header []string
@@ -97,6 +99,7 @@ func TestAuth_bearerTokensGuardTheAPIButNotHealth(t *testing.T) {
 }
 
 func TestCORS_onlyConfiguredOrigins(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *api.Config) { c.CORSOrigins = []string{"https://app.example.org"} })
 	r := e.do("OPTIONS", "/api/platzsuchen", nil, "Origin", "https://app.example.org", "Access-Control-Request-Method", "POST").must(t, 204)
 	if r.header.Get("Access-Control-Allow-Origin") != "https://app.example.org" || r.header.Get("Access-Control-Allow-Methods") == "" {
@@ -119,6 +122,7 @@ func TestCORS_onlyConfiguredOrigins(t *testing.T) {
 }
 
 func TestUnknownRouteIsJSON404(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do("GET", "/api/gibtsnicht", nil).must(t, 404)
 	if _, ok := r.body["message"].(string); !ok {

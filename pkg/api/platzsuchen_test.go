@@ -15,6 +15,7 @@ import (
 const missingHelp = "Missing required parameter in the JSON body or the post body or the query string"
 
 func TestCreateSearch_returns201AndEmitsStatusChangedFromNull(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pid := e.patient(nil)
 	r := e.do("POST", "/api/platzsuchen", map[string]any{"patient_id": pid, "notizen": "Dringend"}).must(t, 201)
@@ -47,6 +48,7 @@ func TestCreateSearch_returns201AndEmitsStatusChangedFromNull(t *testing.T) {
 }
 
 func TestCreateSearch_errors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	incomplete := e.patient(map[string]any{"krankenkasse": " "})
 	withSearch := e.patient(nil)
@@ -84,6 +86,7 @@ func TestCreateSearch_errors(t *testing.T) {
 }
 
 func TestCreateSearch_patientServiceOutageIs503NotNotFound(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pid := e.patient(nil)
 	e.fake.SetDown(fake.PatientService, true)
@@ -94,12 +97,14 @@ func TestCreateSearch_patientServiceOutageIs503NotNotFound(t *testing.T) {
 }
 
 func TestCreateSearch_bodyOver1MiBIs413(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := `{"patient_id": 1, "notizen": "` + strings.Repeat("x", 1<<20) + `"}`
 	e.do("POST", "/api/platzsuchen", big).must(t, 413)
 }
 
 func TestCreateSearch_concurrentCreatesForOnePatientMakeOneSearch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pid := e.patient(nil)
 	var wg sync.WaitGroup
@@ -122,6 +127,7 @@ func TestCreateSearch_concurrentCreatesForOnePatientMakeOneSearch(t *testing.T) 
 }
 
 func TestListSearches_paginationClampsAndFiltersCountTheWholeSet(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var ids []int64
 	for i := range 5 {
@@ -185,6 +191,7 @@ func TestListSearches_paginationClampsAndFiltersCountTheWholeSet(t *testing.T) {
 }
 
 func TestListSearches_invalidParameters(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do("GET", "/api/platzsuchen?status=offen", nil).must(t, 400)
 	if r.body["message"] != "Invalid status 'offen'. Valid values: ['aktiv', 'erfolgreich', 'pausiert', 'abgebrochen']" {
@@ -197,6 +204,7 @@ func TestListSearches_invalidParameters(t *testing.T) {
 }
 
 func TestListSearches_unknownPatientIsUnknownButOutageIs503(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pid := e.patient(nil)
 	e.search(pid)
@@ -211,6 +219,7 @@ func TestListSearches_unknownPatientIsUnknownButOutageIs503(t *testing.T) {
 }
 
 func TestGetSearch_detailWithHistory(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pid := e.patient(nil)
 	sid := e.search(pid)
@@ -243,6 +252,7 @@ func TestGetSearch_detailWithHistory(t *testing.T) {
 }
 
 func TestUpdateSearch_statusTransitions(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		from, to string
 		status   int
@@ -294,6 +304,7 @@ func TestUpdateSearch_statusTransitions(t *testing.T) {
 }
 
 func TestUpdateSearch_notesExclusionsAndErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pid := e.patient(nil)
 	sid := e.search(pid)
@@ -343,6 +354,7 @@ func TestUpdateSearch_notesExclusionsAndErrors(t *testing.T) {
 }
 
 func TestDeleteSearch_shrinksTheAnfragenItSatIn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(nil)
 	var sids []int64
@@ -381,6 +393,7 @@ func TestDeleteSearch_shrinksTheAnfragenItSatIn(t *testing.T) {
 }
 
 func TestDeleteSearch_recountsAnAnsweredAnfrage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(nil)
 	p1, p2 := e.patient(nil), e.patient(nil)
@@ -402,6 +415,7 @@ func TestDeleteSearch_recountsAnAnsweredAnfrage(t *testing.T) {
 }
 
 func TestRequestContacts_legacyKontaktanfrage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	sid := e.search(e.patient(nil))
 	paused := e.search(e.patient(nil))
@@ -451,6 +465,7 @@ func (e *env) patientOf(searchID int64) int64 {
 }
 
 func TestUpdateSearch_resumingWhileAnotherSearchIsActiveIs409(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pid := e.patient(nil)
 	old := e.search(pid)

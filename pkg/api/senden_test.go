@@ -17,6 +17,7 @@ import (
 func sendPath(id int64) string { return fmt.Sprintf("/api/therapeutenanfragen/%d/senden", id) }
 
 func TestSendAnfrage_byEmailQueuedDirectly(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(map[string]any{"email": " praxis@musterfrau.example.org "})
 	p1 := e.patient(map[string]any{"erfahrung_mit_psychotherapie": true, "letzte_sitzung_vorherige_psychotherapie": "2023-03-01"})
@@ -79,6 +80,7 @@ func TestSendAnfrage_byEmailQueuedDirectly(t *testing.T) {
 }
 
 func TestSendAnfrage_byPhoneOnTheNextWorkingDayAtTheTherapistsTime(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		now        time.Time
 		reachable  map[string]any
@@ -123,6 +125,7 @@ func TestSendAnfrage_byPhoneOnTheNextWorkingDayAtTheTherapistsTime(t *testing.T)
 }
 
 func TestSendAnfrage_errorsLeaveItUnsentWithoutEvents(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	setup := func(overrides map[string]any) (anfrage, therapist, patient int64) {
 		tid := e.therapist(overrides)
@@ -178,6 +181,7 @@ func TestSendAnfrage_errorsLeaveItUnsentWithoutEvents(t *testing.T) {
 }
 
 func TestSendAnfrage_concurrentSendsSendOneEmail(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tid := e.therapist(nil)
 	e.search(e.patient(nil))
