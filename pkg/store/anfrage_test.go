@@ -21,6 +21,7 @@ func mustExec(t *testing.T, db store.DB, sql string, args ...any) {
 }
 
 func TestCandidateSearches_oldestFirstTiesByIDWithoutPatientsInAnOpenAnfrageToTheTherapist(t *testing.T) {
+	t.Parallel()
 	pool, _ := storetest.New(t)
 	ctx := context.Background()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -65,6 +66,7 @@ func TestCandidateSearches_oldestFirstTiesByIDWithoutPatientsInAnOpenAnfrageToTh
 }
 
 func TestAddExclusion_appendsOnceWhateverTheShapeAlreadyThere(t *testing.T) {
+	t.Parallel()
 	pool, _ := storetest.New(t)
 	ctx := context.Background()
 	mustExec(t, pool, `INSERT INTO matching_service.platzsuche (id, patient_id, ausgeschlossene_therapeuten) VALUES
@@ -99,6 +101,7 @@ func TestAddExclusion_appendsOnceWhateverTheShapeAlreadyThere(t *testing.T) {
 }
 
 func TestExtendCooling_neverShortensALongerManualPeriod(t *testing.T) {
+	t.Parallel()
 	pool, _ := storetest.New(t)
 	ctx := context.Background()
 	at := time.Date(2025, 8, 12, 10, 0, 0, 0, time.UTC)
