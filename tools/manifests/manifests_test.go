@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -15,11 +16,17 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The repository root and the kustomization under test.
-const (
-	repoRoot = "../.."
-	baseDir  = "../../k8s/base"
-)
+// repoRoot is the repository the manifests belong to.
+const repoRoot = "../.."
+
+// kustomizationDir is the kustomization under test: k8s/base, or the
+// directory K8S_DIR names relative to the repository root (an overlay).
+func kustomizationDir() string {
+	if dir := os.Getenv("K8S_DIR"); dir != "" {
+		return filepath.Join(repoRoot, dir)
+	}
+	return filepath.Join(repoRoot, "k8s/base")
+}
 
 type fixture struct {
 	stream         []byte
@@ -42,7 +49,7 @@ var (
 func load(t *testing.T) *fixture {
 	t.Helper()
 	fixtureOnce.Do(func() {
-		fix.stream, fixErr = Build(baseDir)
+		fix.stream, fixErr = Build(kustomizationDir())
 		if fixErr != nil {
 			return
 		}
@@ -102,7 +109,7 @@ func TestKustomization_rendersLikeKubectlKustomize(t *testing.T) {
 		t.Skip("kubectl is not installed: skipping the comparison with `kubectl kustomize` (the in-process build above still ran)")
 	}
 	f := load(t)
-	out, err := exec.Command(kubectl, "kustomize", baseDir).Output()
+	out, err := exec.Command(kubectl, "kustomize", kustomizationDir()).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
