@@ -50,8 +50,8 @@ done
 k -n "$NAMESPACE" get ksvc
 cat <<MSG
 
-matching is deployed. The API:
-  curl http://anfrage-api.${NAMESPACE}.127.0.0.1.sslip.io:8080/health
+matching is deployed. The API, through Kourier on 127.0.0.1:8080:
+  curl -H 'Host: anfrage-api.${NAMESPACE}.127.0.0.1.sslip.io' http://127.0.0.1:8080/health
 End-to-end check:
   make e2e
 MSG
