@@ -40,6 +40,7 @@ kafka_image=$(k -n "$NAMESPACE" get pods -l strimzi.io/cluster=kafka,strimzi.io/
 
 # psql runs SQL in the PostgreSQL pod as the application user.
 psql() {
+  # shellcheck disable=SC2016 # the variables expand in the pod
   k -n "$NAMESPACE" exec -i postgres-0 -- sh -c \
     'psql -v ON_ERROR_STOP=1 -qtA -U "$POSTGRES_USER" -d "$POSTGRES_DB"' <<<"$1"
 }
@@ -107,9 +108,17 @@ now=$(date -u +%Y-%m-%dT%H:%M:%S)
 # A reference envelope (plain JSON, no headers), keyed by the patient id.
 envelope="${patient_a}|{\"eventId\":\"e2e-${run_id}-a\",\"eventType\":\"patient.deleted\",\"version\":\"1.0\",\"timestamp\":\"${now}\",\"producer\":\"patient-service\",\"payload\":{\"patient_id\":${patient_a}}}"
 # A CloudEvent in Kafka binary mode: attributes as ce_* headers, data as value.
-cloudevent="ce_specversion:1.0,ce_id:e2e-${run_id}-b,ce_source:patient-service,ce_type:patient.deleted,content-type:application/json	${patient_b}|{\"patient_id\":${patient_b}}"
-kafka_pod "$producer" 'printf "%s\n" "$ENVELOPE" | bin/kafka-console-producer.sh --bootstrap-server '"${bootstrap}"' --topic patient-events --property parse.key=true --property key.separator="|" && printf "%s\n" "$CLOUDEVENT" | bin/kafka-console-producer.sh --bootstrap-server '"${bootstrap}"' --topic patient-events --property parse.headers=true --property parse.key=true --property key.separator="|"' \
-  "ENVELOPE=${envelope}" "CLOUDEVENT=${cloudevent}"
+# The console producer reads "headers<TAB>key|value".
+headers="ce_specversion:1.0,ce_id:e2e-${run_id}-b,ce_source:patient-service,ce_type:patient.deleted,content-type:application/json"
+cloudevent="${headers}"$'\t'"${patient_b}|{\"patient_id\":${patient_b}}"
+# The producer's script; its variables expand in the pod.
+# shellcheck disable=SC2016
+produce='set -e
+printf "%s\n" "$ENVELOPE" | bin/kafka-console-producer.sh --bootstrap-server "$BOOTSTRAP" \
+  --topic patient-events --property parse.key=true --property key.separator="|"
+printf "%s\n" "$CLOUDEVENT" | bin/kafka-console-producer.sh --bootstrap-server "$BOOTSTRAP" \
+  --topic patient-events --property parse.headers=true --property parse.key=true --property key.separator="|"'
+kafka_pod "$producer" "$produce" "BOOTSTRAP=${bootstrap}" "ENVELOPE=${envelope}" "CLOUDEVENT=${cloudevent}"
 if ! k -n "$NAMESPACE" wait pod/"$producer" --for=jsonpath='{.status.phase}'=Succeeded --timeout=180s; then
   k -n "$NAMESPACE" logs "$producer" || true
   die "the producer pod did not succeed"
@@ -127,7 +136,7 @@ while [[ -z $seen_a || -z $seen_b ]]; do
   out=$(k -n "$NAMESPACE" logs "$consumer" 2>/dev/null | grep 'ce_type:search.status_changed' || true)
   seen_a=$(grep -E "\"search_id\": ?${search_a}[,}]" <<<"$out" || true)
   seen_b=$(grep -E "\"search_id\": ?${search_b}[,}]" <<<"$out" || true)
-  sleep 3
+  [[ -n $seen_a && -n $seen_b ]] || sleep 3
 done
 printf '%s\n%s\n' "$seen_a" "$seen_b"
 

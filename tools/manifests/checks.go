@@ -117,6 +117,8 @@ func workloads(s *Set) []workload {
 	for _, o := range s.Objects {
 		w := workload{owner: o.String(), ns: o.Namespace}
 		switch t := o.Typed.(type) {
+		case *corev1.Pod:
+			w.spec = &t.Spec
 		case *appsv1.StatefulSet:
 			w.spec = &t.Spec.Template.Spec
 		case *appsv1.Deployment:

@@ -53,6 +53,7 @@ var goTypes = map[schema.GroupVersionKind]func() any{
 	{Version: "v1", Kind: "Secret"}:                                    func() any { return &corev1.Secret{} },
 	{Version: "v1", Kind: "Service"}:                                   func() any { return &corev1.Service{} },
 	{Version: "v1", Kind: "ServiceAccount"}:                            func() any { return &corev1.ServiceAccount{} },
+	{Version: "v1", Kind: "Pod"}:                                       func() any { return &corev1.Pod{} },
 	{Group: "apps", Version: "v1", Kind: "StatefulSet"}:                func() any { return &appsv1.StatefulSet{} },
 	{Group: "apps", Version: "v1", Kind: "Deployment"}:                 func() any { return &appsv1.Deployment{} },
 	{Group: "batch", Version: "v1", Kind: "Job"}:                       func() any { return &batchv1.Job{} },
