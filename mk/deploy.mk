@@ -3,6 +3,7 @@
 # See k8s/README.md.
 
 MANIFESTS_MODULE := tools/manifests
+KOBASE_MODULE    := tools/kobase
 
 .PHONY: kind-up
 kind-up: ## create the kind cluster with Knative Serving, Eventing, Knative Kafka and Strimzi (needs Docker)
@@ -21,10 +22,11 @@ kind-down: ## delete the kind cluster
 	k8s/scripts/kind-down.sh
 
 .PHONY: validate-manifests
-validate-manifests: ## validate every manifest offline: kustomize build, Knative/Kubernetes/Strimzi schemas, cross-checks
+validate-manifests: ## validate every manifest offline: kustomize build, Knative/Kubernetes/Strimzi schemas, cross-checks, scripts
 	@cd $(MANIFESTS_MODULE) && unformatted=$$(gofmt -l .) && \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	cd $(MANIFESTS_MODULE) && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd $(KOBASE_MODULE) && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 .PHONY: images
 images: ## build every function image with ko, offline, into bin/images/*.tar (base image from tools/kobase)
