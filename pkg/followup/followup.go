@@ -13,6 +13,7 @@
 package followup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -297,9 +298,10 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 		if err != nil {
 			return 0, err
 		}
-		date, at := j.slot(therapist, p)
-		if existing != 0 {
-			j.Log.Info("dry run: would adopt the existing follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID, "phone_call_id", existing)
+		date, at := j.slot(therapist, existing, p)
+		if existing.ID != 0 {
+			j.Log.Info("dry run: would adopt the existing follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID,
+				"phone_call_id", existing.ID, "scheduled_date", date, "scheduled_time", at)
 			return adopted, nil
 		}
 		j.Log.Info("dry run: would schedule a follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID, "scheduled_date", date, "scheduled_time", at)
@@ -322,10 +324,10 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 		if err != nil {
 			return err
 		}
-		date, at := j.slot(therapist, p)
-		callID := existing
+		date, at := j.slot(therapist, existing, p)
+		callID := existing.ID
 		out = adopted
-		if existing == 0 {
+		if callID == 0 {
 			out = scheduled
 			callID, err = j.Communication.CreatePhoneCall(ctx, neighbours.PhoneCall{
 				TherapistID:          a.TherapistID,
@@ -365,11 +367,11 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 }
 
 // prepare reads what the follow-up of anfrage c needs from the neighbours:
-// its therapist, and the id of a call the communication service already has
-// for the anfrage (0 if none; the lowest if several). The two requests go out
+// its therapist, and the call the communication service already has for the
+// anfrage (ID 0 if none; the lowest id if several). The two requests go out
 // together: the row lock and the connection are held for one round trip
 // instead of two.
-func (j *Job) prepare(ctx context.Context, c store.FollowUpCandidate) (neighbours.Therapist, int64, error) {
+func (j *Job) prepare(ctx context.Context, c store.FollowUpCandidate) (neighbours.Therapist, neighbours.PhoneCallRecord, error) {
 	type lookup struct {
 		therapist neighbours.Therapist
 		err       error
@@ -383,17 +385,30 @@ func (j *Job) prepare(ctx context.Context, c store.FollowUpCandidate) (neighbour
 	th := <-therapistCh
 	switch {
 	case th.err != nil:
-		return neighbours.Therapist{}, 0, fmt.Errorf("therapist %d of anfrage %d: %w", c.TherapistID, c.ID, th.err)
+		return neighbours.Therapist{}, neighbours.PhoneCallRecord{}, fmt.Errorf("therapist %d of anfrage %d: %w", c.TherapistID, c.ID, th.err)
 	case callsErr != nil:
-		return neighbours.Therapist{}, 0, fmt.Errorf("phone calls of anfrage %d: %w", c.ID, callsErr)
+		return neighbours.Therapist{}, neighbours.PhoneCallRecord{}, fmt.Errorf("phone calls of anfrage %d: %w", c.ID, callsErr)
 	case len(calls) == 0:
-		return th.therapist, 0, nil
+		return th.therapist, neighbours.PhoneCallRecord{}, nil
 	}
-	return th.therapist, slices.Min(calls), nil
+	first := slices.MinFunc(calls, func(a, b neighbours.PhoneCallRecord) int { return cmp.Compare(a.ID, b.ID) })
+	return th.therapist, first, nil
 }
 
-// slot is the call's date (YYYY-MM-DD) and time (HH:MM): the next working
-// day, at the start of the therapist's first phone hours that weekday.
-func (j *Job) slot(t neighbours.Therapist, p plan) (date, at string) {
-	return p.day.Format(time.DateOnly), matching.CallTime(t.TelefonischeErreichbarkeit, p.day, j.DefaultTime)
+// slot is the call's date (YYYY-MM-DD) and time (HH:MM). A new call (existing
+// has ID 0) goes to the next working day, at the start of the therapist's
+// first phone hours that weekday. An adopted call keeps the date and time the
+// communication service has for it, so the event announces when the call
+// really happens; only a part the service left empty is chosen as for a new
+// call (the time then from the phone hours of the call's own date).
+func (j *Job) slot(t neighbours.Therapist, existing neighbours.PhoneCallRecord, p plan) (date, at string) {
+	day := p.day
+	if d, err := time.Parse(time.DateOnly, existing.GeplantesDatum); err == nil {
+		day = d
+	}
+	at = existing.GeplanteZeit
+	if at == "" {
+		at = matching.CallTime(t.TelefonischeErreichbarkeit, day, j.DefaultTime)
+	}
+	return day.Format(time.DateOnly), at
 }

@@ -426,10 +426,11 @@ func TestRun_adoptsTheCallOfAKilledRunInsteadOfCreatingASecond(t *testing.T) {
 	th := w.therapist(nil)
 	id := w.add(anfrage{therapist: th, sent: now.AddDate(0, 0, -7)})
 	other := w.add(anfrage{therapist: th, sent: now.AddDate(0, 0, -9)})
-	// What the killed run got created.
+	// What the killed run got created (planned another day and time than
+	// this run would choose: Monday 10:00).
 	orphan := w.fake.AddPhoneCall(map[string]any{
 		"therapist_id": th, "therapeutenanfrage_id": id,
-		"geplantes_datum": "2025-04-07", "geplante_zeit": "10:00",
+		"geplantes_datum": "2025-04-08", "geplante_zeit": "15:30",
 		"notizen": "Follow-up für Anfrage A" + itoa(id),
 	})
 
@@ -452,8 +453,8 @@ func TestRun_adoptsTheCallOfAKilledRunInsteadOfCreatingASecond(t *testing.T) {
 	for _, e := range events {
 		if e.Key == itoa(id) {
 			found = true
-			if e.Payload["phone_call_id"] != float64(orphan) {
-				t.Errorf("event of the adopted call: %v", e.Payload)
+			if e.Payload["phone_call_id"] != float64(orphan) || e.Payload["scheduled_date"] != "2025-04-08" || e.Payload["scheduled_time"] != "15:30" {
+				t.Errorf("event of the adopted call: %v, want call %d on 2025-04-08 at 15:30", e.Payload, orphan)
 			}
 		}
 	}
@@ -467,6 +468,57 @@ func TestRun_adoptsTheCallOfAKilledRunInsteadOfCreatingASecond(t *testing.T) {
 	}
 	if n := w.fake.Count(fake.CreatePhoneCall); n != 1 {
 		t.Errorf("POST /api/phone-calls requests = %d, want 1", n)
+	}
+}
+
+// The event of an adopted call says when that call is planned, as the
+// communication service lists it, not when this run would have planned a new
+// one; only what the service left empty is chosen as for a new call.
+func TestRun_announcesAnAdoptedCallWithItsOwnDateAndTime(t *testing.T) {
+	hours := map[string]any{"montag": []any{"14:00-16:00"}, "dienstag": []any{"11:00-12:00"}}
+	// The killed run was on Friday 2025-04-04 and planned Monday; the rerun
+	// is on Monday, when a new call would go to Tuesday.
+	now := inBerlin(2025, 4, 7, 9, 0)
+	cases := map[string]struct {
+		datum, zeit        any // the listed call's geplantes_datum and geplante_zeit
+		wantDate, wantTime string
+	}{
+		"the call's own date and time":                                {"2025-04-07", "14:00", "2025-04-07", "14:00"},
+		"a time off the therapist's hours is kept too":                {"2025-04-09", "08:15", "2025-04-09", "08:15"},
+		"no date or time listed: this run's choice":                   {nil, nil, "2025-04-08", "11:00"},
+		"no time listed: the therapist's hours on the call's own day": {"2025-04-07", nil, "2025-04-07", "14:00"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			th := w.therapist(hours)
+			id := w.add(anfrage{therapist: th, sent: now.AddDate(0, 0, -10)})
+			orphan := w.fake.AddPhoneCall(map[string]any{
+				"therapist_id": th, "therapeutenanfrage_id": id,
+				"geplantes_datum": tc.datum, "geplante_zeit": tc.zeit,
+			})
+
+			if sum := w.run(w.job(), followup.Options{Now: now}); sum != (followup.Summary{Adopted: 1}) {
+				t.Errorf("summary %s, want adopted=1", sum)
+			}
+			wantEvents := []outboxRow{{
+				Type: "therapeutenanfrage.follow_up_scheduled",
+				Key:  itoa(id),
+				Payload: map[string]any{
+					"anfrage_id":     float64(id),
+					"therapist_id":   float64(th),
+					"phone_call_id":  float64(orphan),
+					"scheduled_date": tc.wantDate,
+					"scheduled_time": tc.wantTime,
+				},
+			}}
+			if diff := cmp.Diff(wantEvents, w.outbox()); diff != "" {
+				t.Errorf("outbox (-want +got):\n%s", diff)
+			}
+			if n := w.fake.Count(fake.CreatePhoneCall); n != 0 {
+				t.Errorf("POST /api/phone-calls requests = %d, want none", n)
+			}
+		})
 	}
 }
 
@@ -545,7 +597,8 @@ func TestRun_dryRunChangesNothing(t *testing.T) {
 	th := w.therapist(map[string]any{"montag": []any{"15:00-16:00"}})
 	toSchedule := w.add(anfrage{therapist: th, sent: now.AddDate(0, 0, -8)})
 	toAdopt := w.add(anfrage{therapist: th, sent: now.AddDate(0, 0, -8)})
-	w.fake.AddPhoneCall(map[string]any{"therapist_id": th, "therapeutenanfrage_id": toAdopt})
+	w.fake.AddPhoneCall(map[string]any{"therapist_id": th, "therapeutenanfrage_id": toAdopt,
+		"geplantes_datum": "2025-04-08", "geplante_zeit": "09:45"})
 
 	sum := w.run(w.job(), followup.Options{Now: now, DryRun: true})
 
@@ -571,6 +624,7 @@ func TestRun_dryRunChangesNothing(t *testing.T) {
 		`would schedule a follow-up call" anfrage_id=` + itoa(toSchedule),
 		"scheduled_date=2025-04-07 scheduled_time=15:00",
 		`would adopt the existing follow-up call" anfrage_id=` + itoa(toAdopt),
+		"scheduled_date=2025-04-08 scheduled_time=09:45",
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("dry-run log lacks %q:\n%s", want, logs)

@@ -397,19 +397,25 @@ func (c *CommunicationClient) create(ctx context.Context, path string, body any)
 	return created.ID, nil
 }
 
-// PhoneCallsForAnfrage lists the ids of the calls whose therapeutenanfrage_id
-// is anfrageID, in the service's order. Records that carry a different
-// therapeutenanfrage_id are dropped, in case a service ignores the filter.
-func (c *CommunicationClient) PhoneCallsForAnfrage(ctx context.Context, anfrageID int64) ([]int64, error) {
+// PhoneCallsForAnfrage lists the calls whose therapeutenanfrage_id is
+// anfrageID, in the service's order, with the date and time each is planned
+// for. Records that carry a different therapeutenanfrage_id are dropped, in
+// case a service ignores the filter. A date or time the service sent in
+// another shape than the reference's (a datetime, seconds) is cut to
+// YYYY-MM-DD and HH:MM; one that cannot be read is left empty rather than
+// failing the list, so the caller can still adopt the call.
+func (c *CommunicationClient) PhoneCallsForAnfrage(ctx context.Context, anfrageID int64) ([]PhoneCallRecord, error) {
 	items, err := c.s.list(ctx, "/api/phone-calls", url.Values{"therapeutenanfrage_id": {strconv.FormatInt(anfrageID, 10)}})
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]int64, 0, len(items))
+	calls := make([]PhoneCallRecord, 0, len(items))
 	for _, it := range items {
 		var call struct {
-			ID                   int64  `json:"id"`
-			TherapeutenanfrageID *int64 `json:"therapeutenanfrage_id"`
+			ID                   int64           `json:"id"`
+			TherapeutenanfrageID *int64          `json:"therapeutenanfrage_id"`
+			GeplantesDatum       json.RawMessage `json:"geplantes_datum"`
+			GeplanteZeit         json.RawMessage `json:"geplante_zeit"`
 		}
 		if err := json.Unmarshal(it, &call); err != nil {
 			return nil, c.s.unavailable(fmt.Errorf("decode phone call: %w", err))
@@ -417,9 +423,45 @@ func (c *CommunicationClient) PhoneCallsForAnfrage(ctx context.Context, anfrageI
 		if call.TherapeutenanfrageID != nil && *call.TherapeutenanfrageID != anfrageID {
 			continue
 		}
-		ids = append(ids, call.ID)
+		calls = append(calls, PhoneCallRecord{
+			ID:             call.ID,
+			GeplantesDatum: isoDate(call.GeplantesDatum),
+			GeplanteZeit:   clockTime(call.GeplanteZeit),
+		})
 	}
-	return ids, nil
+	return calls, nil
+}
+
+// isoDate reads a JSON string holding an ISO date, or a datetime whose date
+// part is taken, and returns YYYY-MM-DD; anything else gives "".
+func isoDate(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil || len(s) < len(time.DateOnly) {
+		return ""
+	}
+	d, rest := s[:len(time.DateOnly)], s[len(time.DateOnly):]
+	if rest != "" && rest[0] != 'T' && rest[0] != ' ' {
+		return ""
+	}
+	if _, err := time.Parse(time.DateOnly, d); err != nil {
+		return ""
+	}
+	return d
+}
+
+// clockTime reads a JSON string holding a time of day, H:MM or HH:MM with
+// optional seconds, and returns HH:MM; anything else gives "".
+func clockTime(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	for _, layout := range []string{"15:04", "15:04:05", "15:04:05.999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Format("15:04")
+		}
+	}
+	return ""
 }
 
 // GeocodingClient asks the geocoding service (GEOCODING_SERVICE_URL) for distances.

@@ -355,12 +355,16 @@ func TestPhoneCalls_createAndListByAnfrageInBothShapes(t *testing.T) {
 			id3 := f.AddPhoneCall(map[string]any{"therapist_id": 3, "therapeutenanfrage_id": 12, "geplantes_datum": "2030-01-03", "geplante_zeit": "11:00"})
 			f.SetBareLists(bare)
 
-			ids, err := c.Communication.PhoneCallsForAnfrage(ctx, 12)
+			calls, err := c.Communication.PhoneCallsForAnfrage(ctx, 12)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]int64{id1, id3}, ids); diff != "" {
-				t.Errorf("ids (-want +got):\n%s", diff)
+			want := []neighbours.PhoneCallRecord{
+				{ID: id1, GeplantesDatum: "2030-01-02", GeplanteZeit: "10:00"},
+				{ID: id3, GeplantesDatum: "2030-01-03", GeplanteZeit: "11:00"},
+			}
+			if diff := cmp.Diff(want, calls); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
 			}
 			none, err := c.Communication.PhoneCallsForAnfrage(ctx, 99)
 			if err != nil || len(none) != 0 {
@@ -378,12 +382,43 @@ func TestPhoneCalls_createAndListByAnfrageInBothShapes(t *testing.T) {
 func TestPhoneCallsForAnfrage_dropsCallsOfOtherAnfragenWhenTheFilterIsIgnored(t *testing.T) {
 	srv := newStaticServer(t, `[{"id": 1, "therapeutenanfrage_id": 12}, {"id": 2, "therapeutenanfrage_id": 13}, {"id": 3}]`)
 	c := neighbours.NewClients(config.Neighbours{CommunicationURL: srv, Timeout: time.Second})
-	ids, err := c.Communication.PhoneCallsForAnfrage(context.Background(), 12)
+	calls, err := c.Communication.PhoneCallsForAnfrage(context.Background(), 12)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]int64{1, 3}, ids); diff != "" {
-		t.Errorf("ids (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]neighbours.PhoneCallRecord{{ID: 1}, {ID: 3}}, calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// The date and time of a listed call come back as YYYY-MM-DD and HH:MM
+// whatever shape the service used; what is not a date or a time of day is
+// left empty instead of failing the list.
+func TestPhoneCallsForAnfrage_readsEachCallsDateAndTime(t *testing.T) {
+	cases := map[string]struct {
+		datum, zeit string // JSON values
+		want        neighbours.PhoneCallRecord
+	}{
+		"the reference's shape":     {`"2030-01-02"`, `"14:30"`, neighbours.PhoneCallRecord{ID: 1, GeplantesDatum: "2030-01-02", GeplanteZeit: "14:30"}},
+		"datetime and seconds":      {`"2030-01-02T00:00:00"`, `"09:05:00"`, neighbours.PhoneCallRecord{ID: 1, GeplantesDatum: "2030-01-02", GeplanteZeit: "09:05"}},
+		"single-digit hour":         {`"2030-01-02"`, `"9:05"`, neighbours.PhoneCallRecord{ID: 1, GeplantesDatum: "2030-01-02", GeplanteZeit: "09:05"}},
+		"null":                      {`null`, `null`, neighbours.PhoneCallRecord{ID: 1}},
+		"not a date, not a time":    {`"02.01.2030"`, `"10 Uhr"`, neighbours.PhoneCallRecord{ID: 1}},
+		"no such day, no such hour": {`"2030-02-30"`, `"25:00"`, neighbours.PhoneCallRecord{ID: 1}},
+		"numbers":                   {`20300102`, `1000`, neighbours.PhoneCallRecord{ID: 1}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv := newStaticServer(t, fmt.Sprintf(`[{"id": 1, "therapeutenanfrage_id": 12, "geplantes_datum": %s, "geplante_zeit": %s}]`, tc.datum, tc.zeit))
+			c := neighbours.NewClients(config.Neighbours{CommunicationURL: srv, Timeout: time.Second})
+			calls, err := c.Communication.PhoneCallsForAnfrage(context.Background(), 12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]neighbours.PhoneCallRecord{tc.want}, calls); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -39,7 +39,8 @@ type Communication interface {
 	CreateEmail(ctx context.Context, e Email) (int64, error)
 	// CreatePhoneCall posts the call and returns its id.
 	CreatePhoneCall(ctx context.Context, c PhoneCall) (int64, error)
-	// PhoneCallsForAnfrage lists the ids of calls whose therapeutenanfrage_id
-	// is anfrageID (GET /api/phone-calls?therapeutenanfrage_id=…).
-	PhoneCallsForAnfrage(ctx context.Context, anfrageID int64) ([]int64, error)
+	// PhoneCallsForAnfrage lists the calls whose therapeutenanfrage_id is
+	// anfrageID (GET /api/phone-calls?therapeutenanfrage_id=…), with the
+	// date and time each is planned for.
+	PhoneCallsForAnfrage(ctx context.Context, anfrageID int64) ([]PhoneCallRecord, error)
 }

@@ -79,6 +79,16 @@ type PhoneCall struct {
 	Notizen              string `json:"notizen"`
 }
 
+// PhoneCallRecord is a phone call as the communication service lists it
+// (GET /api/phone-calls): the parts matching reads. GeplantesDatum
+// (YYYY-MM-DD) and GeplanteZeit (HH:MM) are empty when the service sent null,
+// nothing, or a value that is not a date or a time of day.
+type PhoneCallRecord struct {
+	ID             int64
+	GeplantesDatum string
+	GeplanteZeit   string
+}
+
 // DistanceQuery asks the geocoding service for the travel distance between two addresses.
 type DistanceQuery struct {
 	Origin      string
