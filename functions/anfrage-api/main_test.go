@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/neighbours/fake"
+	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -86,9 +88,14 @@ func TestRun_servesTheAPIHealthAndMetricsAndStopsOnCancel(t *testing.T) {
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
 	}
+	opts := options(cfg, os.LookupEnv)
+	if opts.Config.Port != port {
+		t.Fatalf("listens on %d, want MATCHING_SERVICE_INTERNAL_PORT %d", opts.Config.Port, port)
+	}
+	opts.Log = slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- runtime.Run(ctx, opts) }()
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	get := func(path string, token string) (int, string) {
@@ -121,9 +128,10 @@ func TestRun_servesTheAPIHealthAndMetricsAndStopsOnCancel(t *testing.T) {
 	}{
 		{"/health", "", 200, `"service":"matching-service"`},
 		{"/health/readiness", "", 200, "ready"},
-		{"/metrics", "", 200, "go_goroutines"},
+		{"/metrics", "", 200, "matching_anfragen_created_total 0"},
 		{"/api/platzsuchen", "", 401, "Unauthorized"},
 		{"/api/platzsuchen", "secret", 200, `"total":0`},
+		{"/nowhere", "", 404, "The requested URL was not found"},
 	} {
 		code, body := get(c.path, c.token)
 		if code != c.status || !strings.Contains(body, c.contains) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -170,6 +171,8 @@ func (s *Server) create(ctx context.Context, tid int64, prefix string) (store.An
 	if err != nil {
 		return store.Anfrage{}, nil, err
 	}
+	s.logLifecycle(ctx, "anfrage created", events.AnfrageCreated, a.ID, ids,
+		slog.Int64("therapist_id", tid), slog.Int("patients", len(entries)))
 	s.publish(ctx, ids)
 	return a, entries, nil
 }
@@ -439,5 +442,6 @@ func (s *Server) deleteAnfrage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.log.Info("anfrage deleted", slog.Int64("anfrage_id", id))
 	writeJSON(w, http.StatusOK, map[string]any{"message": "Therapeutenanfrage deleted successfully"})
 }

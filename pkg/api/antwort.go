@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -226,6 +227,10 @@ func (s *Server) record(ctx context.Context, id int64, responses []patientRespon
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(ids) > 0 { // not for a repeated response, which changed nothing
+		s.logLifecycle(ctx, "anfrage response recorded", events.AnfrageResponseReceived, id, ids,
+			slog.Int64("therapist_id", therapist), slog.Any("response_type", result["response_type"]))
 	}
 	s.publish(ctx, ids)
 	if coolingTo != "" {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -170,6 +171,8 @@ func (s *Server) send(ctx context.Context, id int64) (sendResult, error) {
 	if err != nil {
 		return sendResult{}, err
 	}
+	s.logLifecycle(ctx, "anfrage sent", events.AnfrageSent, id, ids,
+		slog.Int64("therapist_id", a.TherapistID), slog.String("channel", res.Channel))
 	s.publish(ctx, ids)
 	return res, nil
 }

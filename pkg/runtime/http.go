@@ -15,6 +15,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/metrics"
 )
 
 // MaxBodyBytes bounds a request body; a larger one is answered 413.
@@ -46,8 +47,21 @@ type ServerOptions struct {
 	// Ready reports whether the function can do its work (the database
 	// answers); GET /health/readiness answers 503 while it fails.
 	Ready func(ctx context.Context) error
-	// Routes adds handlers by http.ServeMux pattern, e.g. "GET /metrics".
+	// Mount, used instead of Handler and Trigger, serves every request that
+	// no other route takes (a function of plain HTTP routes: the anfrage
+	// API). It is mounted at "/", next to the health endpoints and
+	// GET /metrics.
+	Mount http.Handler
+	// Routes adds handlers by http.ServeMux pattern, e.g. "GET /debug". A
+	// pattern given here replaces the server's own (GET /metrics).
 	Routes map[string]http.Handler
+	// Metrics, if set, counts and times every event Handler receives (also
+	// one rejected before it reached the handler, with an empty type) and
+	// is served on GET /metrics.
+	Metrics *metrics.Metrics
+	// Source is the consumption metrics' source label of the events POSTed
+	// here: the function's topic (patient-events, …).
+	Source string
 	// DrainTimeout bounds how long Serve waits for in-flight requests after
 	// shutdown began (default 30s).
 	DrainTimeout time.Duration
@@ -73,15 +87,26 @@ func NewServer(opts ServerOptions) *Server {
 		s.opts.DrainTimeout = 30 * time.Second
 	}
 	// "POST /" matches every path: a Trigger's subscriber URI may carry one.
-	if opts.Trigger != nil {
+	switch {
+	case opts.Mount != nil:
+		s.mux.Handle("/", opts.Mount)
+	case opts.Trigger != nil:
 		s.mux.HandleFunc("POST /", s.serveTrigger)
-	} else {
+	default:
 		s.mux.HandleFunc("POST /", s.serveEvent)
 	}
-	s.mux.HandleFunc("GET /health", s.serveHealth)
-	s.mux.HandleFunc("GET /health/readiness", s.serveReadiness)
-	s.mux.HandleFunc("GET /health/liveness", s.serveLiveness)
+	own := map[string]http.Handler{
+		"GET /health":           http.HandlerFunc(s.serveHealth),
+		"GET /health/readiness": http.HandlerFunc(s.serveReadiness),
+		"GET /health/liveness":  http.HandlerFunc(s.serveLiveness),
+	}
+	if opts.Metrics != nil {
+		own["GET /metrics"] = opts.Metrics.Handler()
+	}
 	for pattern, h := range opts.Routes {
+		own[pattern] = h
+	}
+	for pattern, h := range own {
 		s.mux.Handle(pattern, h)
 	}
 	return s
@@ -127,10 +152,10 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	switch msg.ReadEncoding() {
 	case binding.EncodingBinary, binding.EncodingStructured:
 	case binding.EncodingBatch:
-		s.rejectRequest(w, http.StatusBadRequest, "batched CloudEvents are not supported")
+		s.rejectRequest(w, r, start, http.StatusBadRequest, "batched CloudEvents are not supported")
 		return
 	default:
-		s.rejectRequest(w, http.StatusBadRequest, "not a CloudEvent: expected ce-* headers (binary mode) or application/cloudevents+json (structured mode)")
+		s.rejectRequest(w, r, start, http.StatusBadRequest, "not a CloudEvent: expected ce-* headers (binary mode) or application/cloudevents+json (structured mode)")
 		return
 	}
 	e, err := binding.ToEvent(r.Context(), msg)
@@ -140,18 +165,20 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			s.rejectRequest(w, http.StatusRequestEntityTooLarge, "request body exceeds 1 MiB")
+			s.rejectRequest(w, r, start, http.StatusRequestEntityTooLarge, "request body exceeds 1 MiB")
 			return
 		}
-		s.rejectRequest(w, http.StatusBadRequest, "malformed CloudEvent: "+err.Error())
+		s.rejectRequest(w, r, start, http.StatusBadRequest, "malformed CloudEvent: "+err.Error())
 		return
 	}
 
 	in, outcome, err := s.opts.Handler.Handle(r.Context(), *e)
+	took := time.Since(start)
+	s.opts.Metrics.ObserveConsumed(s.opts.Source, in.Type, outcome, took)
 	code := status(in, outcome, err)
 	if level := logLevel(err); s.log.Enabled(r.Context(), level) {
 		attrs := append(EventAttrs(in), slog.String("outcome", string(outcome)), slog.Int("status", code),
-			slog.Duration("duration", time.Since(start)))
+			slog.Duration("duration", took))
 		if err != nil {
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
@@ -180,10 +207,14 @@ func eventMessage(err error) string {
 	return "event handled"
 }
 
-// rejectRequest answers a request that is not a usable CloudEvent.
-func (s *Server) rejectRequest(w http.ResponseWriter, code int, msg string) {
+// rejectRequest answers a request that is not a usable CloudEvent. It is
+// counted as a rejected event of unknown type; the log line carries what
+// the binary-mode headers say of its type, id and key.
+func (s *Server) rejectRequest(w http.ResponseWriter, r *http.Request, start time.Time, code int, msg string) {
+	s.opts.Metrics.ObserveConsumed(s.opts.Source, "", events.Rejected, time.Since(start))
 	msg = oneLine(msg)
-	s.log.Error("request rejected", slog.Int("status", code), slog.String("error", msg))
+	s.log.Error("request rejected", slog.String("type", r.Header.Get("Ce-Type")), slog.String("id", r.Header.Get("Ce-Id")),
+		slog.String("key", r.Header.Get("Ce-Partitionkey")), slog.Int("status", code), slog.String("error", msg))
 	w.Header()[OutcomeHeader] = outcomeValues[events.Rejected]
 	writeText(w, code, msg)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 
 	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/metrics"
 )
 
 // DeadLetterSender publishes a poison record's CloudEvent to the dead-letter
@@ -34,7 +35,11 @@ type ConsumerOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Config, if set, is the sarama configuration to start from.
 	Config *sarama.Config
-	Log    *slog.Logger
+	// Metrics, if set, counts and times every attempt at a record (source
+	// label: the topic) and keeps the lag of each partition this consumer
+	// holds.
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 }
 
 // Consumer consumes one topic in a consumer group and hands each record to a
@@ -141,8 +146,12 @@ func (c *Consumer) Cleanup(s sarama.ConsumerGroupSession) error {
 
 // ConsumeClaim processes one partition's records in order. It returns
 // without marking the current record when the session ends (shutdown or
-// rebalance); the record is then delivered again.
+// rebalance); the record is then delivered again. After each marked record
+// the partition's lag is the records behind it up to the claim's high-water
+// mark; when the claim ends its lag series goes, as another consumer may
+// own the partition now.
 func (c *Consumer) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	defer c.opts.Metrics.ForgetLag(claim.Topic(), claim.Partition())
 	for {
 		select {
 		case <-s.Context().Done():
@@ -155,6 +164,7 @@ func (c *Consumer) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Cons
 				return nil
 			}
 			s.MarkMessage(msg, "")
+			c.opts.Metrics.SetLag(msg.Topic, msg.Partition, claim.HighWaterMarkOffset()-msg.Offset-1)
 		}
 	}
 }
@@ -172,9 +182,11 @@ func (c *Consumer) process(session context.Context, msg *sarama.ConsumerMessage)
 		// transaction under way commits or fails on its own.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(session), 2*time.Minute)
 		in, outcome, err := c.handle(ctx, e, decodeErr)
+		took := time.Since(start)
+		c.opts.Metrics.ObserveConsumed(c.opts.Topic, in.Type, outcome, took)
 		attrs := append(EventAttrs(in), slog.String("outcome", string(outcome)),
 			slog.Int("partition", int(msg.Partition)), slog.Int64("offset", msg.Offset),
-			slog.Int("attempt", attempt), slog.Duration("duration", time.Since(start)))
+			slog.Int("attempt", attempt), slog.Duration("duration", took))
 		switch outcome {
 		case events.Processed, events.Duplicate, events.Ignored:
 			cancel()

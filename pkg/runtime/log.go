@@ -30,7 +30,9 @@ func newLogger(w io.Writer, cfg config.Logging) *slog.Logger {
 }
 
 // EventAttrs are the attributes every log line about a consumed event
-// carries: its type, id and partition key.
+// carries: its type, id and partition key, under the names the outbox
+// publisher uses for the events it publishes (type, id, key), so that one
+// query finds an event's lines on both sides.
 func EventAttrs(in events.Inbound) []any {
-	return []any{slog.String("event_type", in.Type), slog.String("event_id", in.ID), slog.String("key", in.Key)}
+	return []any{slog.String("type", in.Type), slog.String("id", in.ID), slog.String("key", in.Key)}
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/metrics"
 	"github.com/curavani/matching/pkg/outbox"
 	"github.com/curavani/matching/pkg/sink"
 	"github.com/curavani/matching/pkg/store"
@@ -26,7 +28,11 @@ import (
 type Deps struct {
 	Pool      *pgxpool.Pool
 	Publisher *outbox.Publisher
-	Log       *slog.Logger
+	// Metrics is the function's registry, served on GET /metrics; the
+	// publisher and the runtime already feed it. A function adds its own
+	// collectors to it (the anfrage API its business counters).
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 }
 
 // Options describe one function to Run.
@@ -45,19 +51,35 @@ type Options struct {
 	// Every, with NewTrigger, also runs the trigger on this interval
 	// (0: only when POSTed to).
 	Every time.Duration
-	// Routes adds HTTP routes by ServeMux pattern (e.g. "GET /metrics").
+	// NewRoutes, instead of NewHandler or NewTrigger, builds the handler of
+	// a function that serves plain HTTP routes (the anfrage API). It gets
+	// every request but the health endpoints and GET /metrics, and consumes
+	// no events.
+	NewRoutes func(Deps) http.Handler
+	// Routes adds HTTP routes by ServeMux pattern (e.g. "GET /debug"); one
+	// given here replaces the runtime's own route of the same pattern.
 	Routes map[string]http.Handler
+	// Listener, if set, is where the function serves instead of PORT; Run
+	// closes it when it returns. Tests and the local stack use it.
+	Listener net.Listener
+	// Log, if set, is the logger instead of NewLogger(Config.Logging);
+	// Run adds the function's name to it.
+	Log *slog.Logger
 }
 
 // Run is a function's main loop: it opens the database pool (applying the
-// migrations when DATABASE_AUTO_MIGRATE is set), builds the sink and the
-// outbox publisher, serves HTTP on PORT (CloudEvents and health) and, in
-// Kafka-direct mode, consumes the function's topic, until SIGTERM or SIGINT
-// (or ctx ends); then it drains in-flight work and returns. The error is
-// what made the function stop abnormally; it has been logged.
+// migrations when DATABASE_AUTO_MIGRATE is set), builds the sink, the
+// function's metrics and the outbox publisher feeding them, serves HTTP on
+// PORT (CloudEvents, a trigger or plain routes; health; GET /metrics) and,
+// in Kafka-direct mode, consumes the function's topic, until SIGTERM or
+// SIGINT (or ctx ends); then it drains in-flight work and returns. The error
+// is what made the function stop abnormally; it has been logged.
 func Run(ctx context.Context, opts Options) error {
-	cfg := opts.Config
-	log := NewLogger(cfg.Logging).With(slog.String("function", opts.Name))
+	log := opts.Log
+	if log == nil {
+		log = NewLogger(opts.Config.Logging)
+	}
+	log = log.With(slog.String("function", opts.Name))
 	if err := run(ctx, opts, log); err != nil {
 		log.Error("function stopped", slog.String("error", err.Error()))
 		return err
@@ -68,8 +90,19 @@ func Run(ctx context.Context, opts Options) error {
 
 func run(ctx context.Context, opts Options, log *slog.Logger) error {
 	cfg := opts.Config
-	if (opts.NewHandler == nil) == (opts.NewTrigger == nil) {
-		return errors.New("runtime: exactly one of NewHandler and NewTrigger must be set")
+	if opts.Listener != nil {
+		// Closed on every path; a second Close after Serve closed it is
+		// harmless.
+		defer opts.Listener.Close()
+	}
+	set := 0
+	for _, ok := range []bool{opts.NewHandler != nil, opts.NewTrigger != nil, opts.NewRoutes != nil} {
+		if ok {
+			set++
+		}
+	}
+	if set != 1 {
+		return errors.New("runtime: exactly one of NewHandler, NewTrigger and NewRoutes must be set")
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -92,26 +125,36 @@ func run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer sender.Close()
-	deps := Deps{Pool: pool, Publisher: outbox.NewPublisher(pool, sender, log), Log: log}
+	m := metrics.New(metrics.Options{Log: log})
+	pub := outbox.NewPublisher(pool, sender, log, outbox.WithObserver(m.Observer))
+	m.CollectBacklog(pub.Backlog)
+	deps := Deps{Pool: pool, Publisher: pub, Metrics: m, Log: log}
 
 	srvOpts := ServerOptions{
-		Ready:  func(ctx context.Context) error { return store.Ping(ctx, pool) },
-		Routes: opts.Routes,
-		Log:    log,
+		Ready:   func(ctx context.Context) error { return store.Ping(ctx, pool) },
+		Routes:  opts.Routes,
+		Metrics: m,
+		Source:  cmp.Or(cfg.Kafka.Topic, opts.Topic),
+		Log:     log,
 	}
 	var handler Handler
 	var trigger func(context.Context) error
-	if opts.NewHandler != nil {
+	switch {
+	case opts.NewHandler != nil:
 		handler = opts.NewHandler(deps)
 		srvOpts.Handler = handler
-	} else {
+	case opts.NewTrigger != nil:
 		trigger = opts.NewTrigger(deps)
 		srvOpts.Trigger = trigger
+	default:
+		srvOpts.Mount = opts.NewRoutes(deps)
 	}
 
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
-	if err != nil {
-		return fmt.Errorf("PORT: %w", err)
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", ":"+strconv.Itoa(cfg.Port)); err != nil {
+			return fmt.Errorf("PORT: %w", err)
+		}
 	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
@@ -127,7 +170,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) error {
 	mode := "http"
 	if handler != nil && cfg.KafkaDirect() {
 		mode = "kafka-direct"
-		c, dlq, err := newKafkaConsumer(cfg, opts, handler, log)
+		c, dlq, err := newKafkaConsumer(cfg, opts, handler, m, log)
 		if err != nil {
 			cancel()
 			wg.Wait()
@@ -144,7 +187,7 @@ func run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if trigger != nil && opts.Every > 0 {
 		wg.Go(func() { every(ctx, opts.Every, trigger, log) })
 	}
-	log.Info("function started", slog.String("mode", mode), slog.Int("port", cfg.Port))
+	log.Info("function started", slog.String("mode", mode), slog.String("addr", ln.Addr().String()))
 	wg.Wait()
 	close(errc)
 	return <-errc
@@ -152,15 +195,9 @@ func run(ctx context.Context, opts Options, log *slog.Logger) error {
 
 // newKafkaConsumer builds the Kafka-direct consumer of a function and its
 // dead-letter producer (closed by the caller after the consumer stopped).
-func newKafkaConsumer(cfg config.Common, opts Options, h Handler, log *slog.Logger) (*Consumer, sink.Sender, error) {
-	topic := cfg.Kafka.Topic
-	if topic == "" {
-		topic = opts.Topic
-	}
-	group := cfg.Kafka.ConsumerGroup
-	if group == "" {
-		group = opts.Group
-	}
+func newKafkaConsumer(cfg config.Common, opts Options, h Handler, m *metrics.Metrics, log *slog.Logger) (*Consumer, sink.Sender, error) {
+	topic := cmp.Or(cfg.Kafka.Topic, opts.Topic)
+	group := cmp.Or(cfg.Kafka.ConsumerGroup, opts.Group)
 	if topic == "" || group == "" {
 		return nil, nil, errors.New("KAFKA_TOPIC: this function has no default topic or group for Kafka-direct mode")
 	}
@@ -173,6 +210,7 @@ func newKafkaConsumer(cfg config.Common, opts Options, h Handler, log *slog.Logg
 		Topic:      topic,
 		Group:      group,
 		DeadLetter: dlq,
+		Metrics:    m,
 		Log:        log,
 	}, h), dlq, nil
 }

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/neighbours"
+	"github.com/curavani/matching/pkg/runtime"
+)
+
+// Settings are the anfrage API's environment besides config.Common: the
+// four neighbour services it calls, the business parameters, who may call
+// it. A function embeds them in its envconfig spec and validates them with
+// Validate.
+type Settings struct {
+	Neighbours config.Neighbours
+	Matching   config.Matching
+	// APITokens (comma list), when set, are the bearer tokens every /api
+	// request must carry; health and metrics stay open.
+	APITokens []string `envconfig:"API_TOKENS"`
+	// CORSAllowedOrigins (comma list) may call the API from a browser;
+	// unset allows no cross-origin calls ("*" must be said explicitly).
+	CORSAllowedOrigins []string `envconfig:"CORS_ALLOWED_ORIGINS"`
+}
+
+// Validate checks every block (the API calls all four neighbour services)
+// and drops blank entries of the two lists.
+func (s *Settings) Validate() error {
+	if err := s.Neighbours.Validate(); err != nil {
+		return err
+	}
+	if err := s.Neighbours.Require("PATIENT_SERVICE_URL", "THERAPIST_SERVICE_URL",
+		"COMMUNICATION_SERVICE_URL", "GEOCODING_SERVICE_URL"); err != nil {
+		return err
+	}
+	if err := s.Matching.Validate(); err != nil {
+		return err
+	}
+	s.APITokens = trimList(s.APITokens)
+	s.CORSAllowedOrigins = trimList(s.CORSAllowedOrigins)
+	return nil
+}
+
+func trimList(in []string) []string {
+	var out []string
+	for _, v := range in {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Wire builds the API the way the anfrage-api function serves it, from its
+// settings and what runtime.Run built: HTTP clients of the neighbour
+// services, the runtime's pool, publisher and logger. The API is the one
+// function that reports the database-derived business counters, so Wire
+// adds them to d.Metrics (metrics.CollectBusiness; call Wire once per
+// Metrics).
+func Wire(s Settings, d runtime.Deps) *Server {
+	clients := neighbours.NewClients(s.Neighbours)
+	cfg := Config{
+		Pool:          d.Pool,
+		Patients:      clients.Patients,
+		Therapists:    clients.Therapists,
+		Distances:     clients.Distances,
+		Communication: clients.Communication,
+		Matching:      s.Matching,
+		Tokens:        s.APITokens,
+		CORSOrigins:   s.CORSAllowedOrigins,
+		Log:           d.Log,
+	}
+	// A nil *outbox.Publisher in the interface would not compare nil.
+	if d.Publisher != nil {
+		cfg.Publisher = d.Publisher
+	}
+	if d.Metrics != nil {
+		d.Metrics.CollectBusiness(d.Pool)
+	}
+	if d.Log != nil {
+		d.Log.Info("anfrage API ready", slog.Bool("auth", len(s.APITokens) > 0),
+			slog.Int("cors_origins", len(s.CORSAllowedOrigins)))
+	}
+	return New(cfg)
+}
+
+// RuntimeOptions are the runtime.Run options of the anfrage-api function
+// named name: plain HTTP routes built by Wire, no events consumed. The
+// caller sets the listen port in common (or a Listener on the result).
+func RuntimeOptions(name string, common config.Common, s Settings) runtime.Options {
+	return runtime.Options{
+		Name:      name,
+		Config:    common,
+		NewRoutes: func(d runtime.Deps) http.Handler { return Wire(s, d) },
+	}
+}
