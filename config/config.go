@@ -296,3 +296,25 @@ func (m Matching) Location() *time.Location {
 	}
 	return loc
 }
+
+// FollowUp holds the operator's switches of the follow-up job. Its flags
+// --dry-run and --as-of override them.
+type FollowUp struct {
+	// DryRun lists what the run would do and changes nothing: no call
+	// created, no row or event written.
+	DryRun bool `envconfig:"FOLLOW_UP_DRY_RUN" default:"false"`
+	// AsOf (YYYY-MM-DD) runs the job as if today were that date in TIMEZONE,
+	// to replay a missed day; empty means today.
+	AsOf string `envconfig:"FOLLOW_UP_AS_OF"`
+}
+
+// Validate checks that FOLLOW_UP_AS_OF, if set, is a date YYYY-MM-DD.
+func (f FollowUp) Validate() error {
+	if f.AsOf == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.DateOnly, f.AsOf); err != nil {
+		return fmt.Errorf("FOLLOW_UP_AS_OF: must be a date YYYY-MM-DD, got %q", f.AsOf)
+	}
+	return nil
+}

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -37,19 +36,19 @@ const name = "follow-up"
 
 // spec is the job's environment: the shared blocks, the therapist and
 // communication services, the business parameters and the operator's
-// switches.
+// switches (which the flags override). FollowUp is embedded so that a
+// malformed FOLLOW_UP_DRY_RUN is reported under its own name: envconfig
+// names the variable of a named block with the block's prefix.
 type spec struct {
 	config.Common
+	config.FollowUp
 	Neighbours config.Neighbours
 	Matching   config.Matching
-	// DryRun lists what the run would do and changes nothing (--dry-run).
-	DryRun bool `envconfig:"FOLLOW_UP_DRY_RUN" default:"false"`
-	// AsOf (YYYY-MM-DD) runs as if today were that date in TIMEZONE (--as-of).
-	AsOf string `envconfig:"FOLLOW_UP_AS_OF"`
 }
 
-// Validate checks every block; the job needs the therapist and the
-// communication service.
+// Validate checks the blocks the environment alone decides; the job needs the
+// therapist and the communication service. The operator's switches are
+// checked by load, once the flags have had their say.
 func (s *spec) Validate() error {
 	if err := s.Common.Validate(); err != nil {
 		return err
@@ -60,32 +59,35 @@ func (s *spec) Validate() error {
 	if err := s.Neighbours.Require("THERAPIST_SERVICE_URL", "COMMUNICATION_SERVICE_URL"); err != nil {
 		return err
 	}
-	if err := s.Matching.Validate(); err != nil {
-		return err
+	return s.Matching.Validate()
+}
+
+// load reads the environment, lets the flags in args override the operator's
+// switches (so --as-of also replaces a malformed FOLLOW_UP_AS_OF) and checks
+// them once they are final. Errors are one line naming the variable.
+func load(args []string) (spec, error) {
+	var cfg spec
+	if err := config.Load(&cfg); err != nil {
+		return spec{}, err
 	}
-	if s.AsOf != "" {
-		if _, err := followup.ParseAsOf(s.AsOf, time.Now(), s.Matching.Location()); err != nil {
-			return fmt.Errorf("FOLLOW_UP_AS_OF (--as-of): %v", err)
-		}
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	flags.BoolVar(&cfg.FollowUp.DryRun, "dry-run", cfg.FollowUp.DryRun, "list what the run would do; change nothing, create no call (FOLLOW_UP_DRY_RUN)")
+	flags.StringVar(&cfg.FollowUp.AsOf, "as-of", cfg.FollowUp.AsOf, "run as if today were this date, YYYY-MM-DD in TIMEZONE (FOLLOW_UP_AS_OF)")
+	if err := flags.Parse(args); err != nil {
+		return spec{}, err
 	}
-	return nil
+	if err := cfg.FollowUp.Validate(); err != nil {
+		return spec{}, err
+	}
+	return cfg, nil
 }
 
 func main() {
-	var cfg spec
-	if err := config.Load(&cfg); err != nil {
-		config.Exit(name, err)
-	}
-	flags := flag.NewFlagSet(name, flag.ContinueOnError)
-	flags.BoolVar(&cfg.DryRun, "dry-run", cfg.DryRun, "list what the run would do; change nothing, create no call")
-	flags.StringVar(&cfg.AsOf, "as-of", cfg.AsOf, "run as if today were this date (YYYY-MM-DD, in TIMEZONE)")
-	if err := flags.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		os.Exit(2)
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := load(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
 		config.Exit(name, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -98,9 +100,9 @@ func main() {
 func run(ctx context.Context, cfg spec) int {
 	log := runtime.NewLogger(cfg.Logging).With("function", name)
 	loc := cfg.Matching.Location()
-	opt := followup.Options{Now: time.Now(), DryRun: cfg.DryRun}
-	if cfg.AsOf != "" {
-		opt.Now, _ = followup.ParseAsOf(cfg.AsOf, opt.Now, loc) // validated
+	opt := followup.Options{Now: time.Now(), DryRun: cfg.FollowUp.DryRun}
+	if cfg.FollowUp.AsOf != "" {
+		opt.Now, _ = followup.ParseAsOf(cfg.FollowUp.AsOf, opt.Now, loc) // validated
 	}
 
 	// One connection pages through the selection, each worker holds one

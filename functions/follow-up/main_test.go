@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,8 +38,8 @@ VALUES ($1, 1, (now() AT TIME ZONE 'utc') - interval '10 days')`, th)
 	t.Setenv("DATABASE_URL", url)
 	t.Setenv("THERAPIST_SERVICE_URL", nb.TherapistURL)
 	t.Setenv("COMMUNICATION_SERVICE_URL", nb.CommunicationURL)
-	var cfg spec
-	if err := config.Load(&cfg); err != nil {
+	cfg, err := load(nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg, f
@@ -130,8 +129,8 @@ func TestRun_exitsNonZeroWhenOneAnfrageFailed(t *testing.T) {
 
 func TestRun_dryRunAsOfAnotherDateCreatesNothing(t *testing.T) {
 	cfg, f := setup(t, 2)
-	cfg.DryRun = true
-	cfg.AsOf = time.Now().AddDate(0, 0, 30).Format(time.DateOnly)
+	cfg.FollowUp.DryRun = true
+	cfg.FollowUp.AsOf = time.Now().AddDate(0, 0, 30).Format(time.DateOnly)
 	if code := run(context.Background(), cfg); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
@@ -140,30 +139,68 @@ func TestRun_dryRunAsOfAnotherDateCreatesNothing(t *testing.T) {
 	}
 }
 
+// requiredEnv sets the variables the job cannot start without.
+func requiredEnv(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://localhost/x")
+	t.Setenv("THERAPIST_SERVICE_URL", "http://therapist")
+	t.Setenv("COMMUNICATION_SERVICE_URL", "http://communication")
+}
+
 func TestConfig_namesTheMissingOrMalformedVariable(t *testing.T) {
 	cases := map[string]struct {
 		env  map[string]string
+		args []string
 		want string
 	}{
-		"no communication service": {map[string]string{"COMMUNICATION_SERVICE_URL": ""}, "COMMUNICATION_SERVICE_URL: required"},
-		"no therapist service":     {map[string]string{"THERAPIST_SERVICE_URL": ""}, "THERAPIST_SERVICE_URL: required"},
-		"bad as-of date":           {map[string]string{"FOLLOW_UP_AS_OF": "28.03.2025"}, "FOLLOW_UP_AS_OF"},
-		"bad threshold":            {map[string]string{"FOLLOW_UP_THRESHOLD_DAYS": "0"}, "FOLLOW_UP_THRESHOLD_DAYS"},
-		"bad default time":         {map[string]string{"DEFAULT_PHONE_CALL_TIME": "10 Uhr"}, "DEFAULT_PHONE_CALL_TIME"},
-		"bad dry-run switch":       {map[string]string{"FOLLOW_UP_DRY_RUN": "maybe"}, "FOLLOW_UP_DRY_RUN"},
+		"no communication service":      {env: map[string]string{"COMMUNICATION_SERVICE_URL": ""}, want: "COMMUNICATION_SERVICE_URL: required but not set"},
+		"no therapist service":          {env: map[string]string{"THERAPIST_SERVICE_URL": ""}, want: "THERAPIST_SERVICE_URL: required but not set"},
+		"bad as-of date":                {env: map[string]string{"FOLLOW_UP_AS_OF": "28.03.2025"}, want: `FOLLOW_UP_AS_OF: must be a date YYYY-MM-DD, got "28.03.2025"`},
+		"as-of day that does not exist": {env: map[string]string{"FOLLOW_UP_AS_OF": "2025-02-30"}, want: `FOLLOW_UP_AS_OF: must be a date YYYY-MM-DD, got "2025-02-30"`},
+		"bad --as-of flag":              {args: []string{"--as-of", "2025-3-28"}, want: `FOLLOW_UP_AS_OF: must be a date YYYY-MM-DD, got "2025-3-28"`},
+		"bad threshold":                 {env: map[string]string{"FOLLOW_UP_THRESHOLD_DAYS": "0"}, want: "FOLLOW_UP_THRESHOLD_DAYS: must be at least 1, got 0"},
+		"bad default time":              {env: map[string]string{"DEFAULT_PHONE_CALL_TIME": "10 Uhr"}, want: `DEFAULT_PHONE_CALL_TIME: must be HH:MM, got "10 Uhr"`},
+		"bad dry-run switch":            {env: map[string]string{"FOLLOW_UP_DRY_RUN": "maybe"}, want: `FOLLOW_UP_DRY_RUN: cannot use "maybe" as bool`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			t.Setenv("DATABASE_URL", "postgres://localhost/x")
-			t.Setenv("THERAPIST_SERVICE_URL", "http://therapist")
-			t.Setenv("COMMUNICATION_SERVICE_URL", "http://communication")
+			requiredEnv(t)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			var cfg spec
-			err := config.Load(&cfg)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("config error %v, want one naming %s", err, tc.want)
+			_, err := load(tc.args)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("config error %v, want the one line %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// FOLLOW_UP_DRY_RUN and FOLLOW_UP_AS_OF set the operator's switches; the
+// flags --dry-run and --as-of win over them, even over a malformed value.
+func TestConfig_flagsWinOverTheEnvironment(t *testing.T) {
+	cases := map[string]struct {
+		env  map[string]string
+		args []string
+		want config.FollowUp
+	}{
+		"defaults":               {want: config.FollowUp{}},
+		"environment":            {env: map[string]string{"FOLLOW_UP_DRY_RUN": "true", "FOLLOW_UP_AS_OF": "2025-03-28"}, want: config.FollowUp{DryRun: true, AsOf: "2025-03-28"}},
+		"flags":                  {args: []string{"--dry-run", "--as-of", "2025-03-28"}, want: config.FollowUp{DryRun: true, AsOf: "2025-03-28"}},
+		"flags over environment": {env: map[string]string{"FOLLOW_UP_DRY_RUN": "true", "FOLLOW_UP_AS_OF": "2025-03-28"}, args: []string{"--dry-run=false", "--as-of=2025-04-01"}, want: config.FollowUp{AsOf: "2025-04-01"}},
+		"flag over a malformed environment value": {env: map[string]string{"FOLLOW_UP_AS_OF": "gestern"}, args: []string{"--as-of", "2025-04-01"}, want: config.FollowUp{AsOf: "2025-04-01"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			requiredEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := load(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.FollowUp != tc.want {
+				t.Errorf("switches %+v, want %+v", cfg.FollowUp, tc.want)
 			}
 		})
 	}
