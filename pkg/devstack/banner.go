@@ -45,7 +45,8 @@ func (s *Stack) Banner() string {
 	fmt.Fprintf(&b, "\nTry, in another terminal (README: \"Run it locally\"):\n")
 	fmt.Fprintf(&b, "  make tail                                              # follow matching-events\n")
 	fmt.Fprintf(&b, "  curl -s -X POST %s/api/platzsuchen -H 'Content-Type: application/json' -d '{\"patient_id\":10}'\n", s.APIURL)
-	fmt.Fprintf(&b, "  make event TYPE=patient.deleted DATA='{\"patient_id\":4}'\n\n")
+	fmt.Fprintf(&b, "  make event TYPE=patient.deleted DATA='{\"patient_id\":4}'\n")
+	fmt.Fprintf(&b, "  curl -s %s/metrics | grep ^matching_                # every function serves /metrics\n\n", s.APIURL)
 	return b.String()
 }
 

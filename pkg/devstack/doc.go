@@ -9,7 +9,7 @@
 // production imports it.
 //
 // The functions run in-process exactly as their mains run them
-// (runtime.Run with the handlers of pkg/handlers), each with its own pool,
-// sink and HTTP server; only the anfrage API is wired here, as its main
-// does, because that main keeps its wiring to itself.
+// (runtime.Run with the handlers of pkg/handlers, and api.RuntimeOptions for
+// the anfrage API), each with its own pool, sink, metrics and HTTP server
+// (GET /metrics included).
 package devstack

@@ -18,11 +18,8 @@ import (
 	"github.com/curavani/matching/pkg/api"
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/localkafka"
-	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/neighbours/fake"
-	"github.com/curavani/matching/pkg/outbox"
 	"github.com/curavani/matching/pkg/runtime"
-	"github.com/curavani/matching/pkg/sink"
 	"github.com/curavani/matching/pkg/store"
 	"github.com/curavani/matching/pkg/store/localpg"
 )
@@ -111,6 +108,7 @@ type Stack struct {
 	wg       sync.WaitGroup
 	fnMu     sync.Mutex
 	fns      map[string]*function
+	apiDone  chan error
 	stopOnce sync.Once
 }
 
@@ -377,47 +375,25 @@ func (s *Stack) restartFunction(ctx context.Context, name string) error {
 	return s.waitFunction(ctx, f)
 }
 
-// startAPI serves the anfrage API wired to the fake neighbours, publishing
-// its events through the Kafka sink right after each commit.
+// startAPI runs the anfrage API as its main does (api.RuntimeOptions on
+// runtime.Run: its own pool, the Kafka sink, /metrics with the business
+// counters), wired to the fake neighbours, on APIAddr.
 func (s *Stack) startAPI() error {
 	ln, err := listen(s.opts.APIAddr)
 	if err != nil {
 		return fmt.Errorf("anfrage API (MATCHING_SERVICE_INTERNAL_PORT): %w", err)
 	}
 	s.APIURL = "http://" + ln.Addr().String()
-	log := runtime.NewLogger(s.opts.Logging).With(slog.String("function", "anfrage-api"))
-	sender, err := sink.New(s.common(0), log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	clients := neighbours.NewClients(s.neighbourConfig())
-	srv := &http.Server{
-		Handler: api.New(api.Config{
-			Pool:          s.pool,
-			Patients:      clients.Patients,
-			Therapists:    clients.Therapists,
-			Distances:     clients.Distances,
-			Communication: clients.Communication,
-			Publisher:     outbox.NewPublisher(s.pool, sender, log),
-			Matching:      s.opts.Matching,
-			Log:           log,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	s.wg.Go(func() {
-		defer sender.Close()
-		go func() {
-			<-s.ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("anfrage API stopped", slog.String("error", err.Error()))
-		}
+	opts := api.RuntimeOptions("anfrage-api", s.common(0), api.Settings{
+		Neighbours: s.neighbourConfig(),
+		Matching:   s.opts.Matching,
 	})
-	log.Info("anfrage API started", slog.String("url", s.APIURL))
+	opts.Listener = ln
+	s.apiDone = make(chan error, 1)
+	s.wg.Go(func() {
+		s.apiDone <- runtime.Run(s.ctx, opts)
+		close(s.apiDone)
+	})
 	return nil
 }
 
@@ -426,7 +402,7 @@ func (s *Stack) startAPI() error {
 func (s *Stack) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := waitHTTP(ctx, s.APIURL+"/health", nil); err != nil {
+	if err := waitHTTP(ctx, s.APIURL+"/health/readiness", s.apiDone); err != nil {
 		return fmt.Errorf("anfrage API not ready: %w", err)
 	}
 	var wg sync.WaitGroup

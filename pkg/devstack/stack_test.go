@@ -13,6 +13,7 @@ import (
 
 	"github.com/curavani/matching/pkg/localkafka"
 	"github.com/curavani/matching/pkg/matching"
+	"github.com/curavani/matching/pkg/metrics/metricstest"
 )
 
 // The README's story, driven through the real HTTP API and the real Kafka
@@ -186,6 +187,40 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 	}
 	if n := scalar[int](s, `SELECT count(*) FROM matching_service.outbox WHERE published_at IS NULL`); n != 0 {
 		t.Errorf("%d events left unpublished", n)
+	}
+
+	// What Prometheus would scrape. The API reports the business counters
+	// (the demo anfrage 1 included) from the database.
+	api := metricstest.Get(t, s.APIURL+"/metrics")
+	for name, want := range map[string]map[string]float64{
+		"matching_anfragen_created_total": {"": 2},
+		"matching_anfragen_sent_total":    {"channel=email": 2, "channel=phone_call": 0},
+		"matching_anfragen_responses_total": {"response_type=teilweise_Annahme": 1, "response_type=vollstaendige_Annahme": 0,
+			"response_type=vollstaendige_Ablehnung": 0, "response_type=keine_Antwort": 0},
+		"matching_follow_up_calls_scheduled_total": {"": float64(followUp)},
+	} {
+		if d := cmp.Diff(want, api.Series(name)); d != "" {
+			t.Errorf("API %s (-want +got):\n%s", name, d)
+		}
+	}
+	// The patient consumer counts its three records by outcome and has
+	// no lag left on the partitions it processed.
+	patientURL := s.functionURL("patient-deleted") + "/metrics"
+	wantConsumed := map[string]float64{
+		"outcome=processed,source=patient-events,type=patient.deleted": 2,
+		"outcome=rejected,source=patient-events,type=patient.deleted":  1,
+	}
+	eventually(t, 5*time.Second, "the patient consumer's counters", func() bool {
+		return cmp.Equal(wantConsumed, metricstest.Get(t, patientURL).NonZero("matching_events_consumed_total"))
+	})
+	lag := metricstest.Get(t, patientURL).Series("matching_consumer_lag_messages")
+	if len(lag) == 0 {
+		t.Error("no consumer lag reported")
+	}
+	for k, v := range lag {
+		if v != 0 || !strings.HasPrefix(k, "partition=") || !strings.HasSuffix(k, ",topic=patient-events") {
+			t.Errorf("lag %s = %v, want 0 on a partition of patient-events", k, v)
+		}
 	}
 
 	s.Stop()
