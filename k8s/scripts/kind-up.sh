@@ -78,7 +78,8 @@ done
 # that to "strimzi" (Strimzi's documented install step). The operator's memory
 # limit is doubled, as Knative's own Kafka tests do, against OOM kills.
 curl -fsSL "$strimzi" \
-  | sed -e 's/namespace: .*/namespace: strimzi/' -e '0,/memory: 384Mi/s/memory: 384Mi/memory: 768Mi/' \
+  | sed -e 's/namespace: .*/namespace: strimzi/' \
+  | awk '!doubled && /memory: 384Mi/ { sub(/384Mi/, "768Mi"); doubled = 1 } { print }' \
   | k apply --server-side --force-conflicts -n strimzi -f -
 # Let the operator manage Kafka resources in the matching namespace.
 for binding in \
