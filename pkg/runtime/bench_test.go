@@ -16,6 +16,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/metrics"
 	"github.com/curavani/matching/pkg/runtime"
 )
 
@@ -108,6 +109,53 @@ func BenchmarkServer(b *testing.B) {
 	b.ReportMetric(ceRate, "events/s")
 	b.ReportMetric(bareRate, "bare-req/s")
 	b.ReportMetric(ceRate/bareRate, "ratio")
+}
+
+// BenchmarkServer_metrics is the cost of the instrumentation on the real
+// HTTP path: the runtime's server with a no-op handler, once with metrics
+// (every event counted by source, type and outcome and timed, as Run wires
+// it) and once without (Metrics nil), on the same load in interleaved
+// chunks. ratio is the instrumented server's events/s over the bare one's
+// (target ≥ 0.95).
+func BenchmarkServer_metrics(b *testing.B) {
+	noop := runtime.HandlerFunc(func(_ context.Context, e cloudevents.Event) (events.Inbound, events.Outcome, error) {
+		return events.Inbound{Type: events.PatientDeleted, ID: e.ID()}, events.Processed, nil
+	})
+	m := metrics.New(metrics.Options{})
+	bare := httptest.NewServer(runtime.NewServer(runtime.ServerOptions{Handler: noop}))
+	defer bare.Close()
+	instrumented := httptest.NewServer(runtime.NewServer(runtime.ServerOptions{
+		Handler: noop, Metrics: m, Source: "patient-events",
+	}))
+	defer instrumented.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchSenders}}
+
+	n := b.N
+	var withTook, bareTook time.Duration
+	done := map[bool]int{}
+	chunks := map[bool]int{}
+	b.ResetTimer()
+	b.StopTimer()
+	for _, isWith := range interleaved(benchRounds) {
+		chunks[isWith]++
+		from, to := done[isWith], n*chunks[isWith]/benchRounds
+		url, d := bare.URL, &bareTook
+		if isWith {
+			url, d = instrumented.URL, &withTook
+			b.StartTimer()
+		}
+		took, err := load(client, url, to-from)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		*d += took
+		done[isWith] = to
+	}
+	withRate, bareRate := float64(n)/withTook.Seconds(), float64(n)/bareTook.Seconds()
+	b.ReportMetric(withRate, "events/s")
+	b.ReportMetric(bareRate, "bare-events/s")
+	b.ReportMetric(withRate/bareRate, "ratio")
 }
 
 // benchRounds is how many chunks each side of a comparison runs in.

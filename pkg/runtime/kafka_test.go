@@ -17,6 +17,7 @@ import (
 
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/localkafka"
+	"github.com/curavani/matching/pkg/metrics"
 	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/sink"
 )
@@ -139,6 +140,12 @@ func (s *scripted) wait(t testing.TB) {
 
 func runConsumer(t testing.TB, brokers []string, topic, group string, h runtime.Handler) (stop func()) {
 	t.Helper()
+	return runConsumerWith(t, brokers, topic, group, h, nil)
+}
+
+// runConsumerWith runs a consumer that feeds m (nil: no metrics).
+func runConsumerWith(t testing.TB, brokers []string, topic, group string, h runtime.Handler, m *metrics.Metrics) (stop func()) {
+	t.Helper()
 	dlq, err := sink.NewKafka(brokers, "matching-events-dlq")
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +153,7 @@ func runConsumer(t testing.TB, brokers []string, topic, group string, h runtime.
 	c := runtime.NewConsumer(runtime.ConsumerOptions{
 		Brokers: brokers, Topic: topic, Group: group, DeadLetter: dlq,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		Metrics: m,
 	}, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
