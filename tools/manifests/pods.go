@@ -106,10 +106,10 @@ const (
 	livenessPath  = "/health/liveness"
 )
 
-// checkKnativeServices: every Knative Service probes the health paths, and a
-// Service that only receives events (a Trigger subscriber or a source's sink)
-// is cluster-local.
-func checkKnativeServices(s *Set, _ *Repo) []error {
+// checkKnativeServices: every Knative Service probes the health paths, which
+// the code serves (a "GET /path" pattern), and a Service that only receives
+// events (a Trigger subscriber or a source's sink) is cluster-local.
+func checkKnativeServices(s *Set, r *Repo) []error {
 	var errs []error
 	eventTargets := map[string]bool{}
 	mark := func(d *duckv1.Destination, ns string) {
@@ -136,11 +136,17 @@ func checkKnativeServices(s *Set, _ *Repo) []error {
 			if !strings.HasPrefix(c.Image, koPrefix) {
 				continue
 			}
-			if path := httpPath(c.ReadinessProbe); path != readinessPath {
-				errs = append(errs, fmt.Errorf("%s container %q: readiness probe path %q, want %s", o, c.Name, path, readinessPath))
-			}
-			if path := httpPath(c.LivenessProbe); path != livenessPath {
-				errs = append(errs, fmt.Errorf("%s container %q: liveness probe path %q, want %s", o, c.Name, path, livenessPath))
+			for _, p := range []struct {
+				kind, path, want string
+			}{
+				{"readiness", httpPath(c.ReadinessProbe), readinessPath},
+				{"liveness", httpPath(c.LivenessProbe), livenessPath},
+			} {
+				if p.path != p.want {
+					errs = append(errs, fmt.Errorf("%s container %q: %s probe path %q, want %s", o, c.Name, p.kind, p.path, p.want))
+				} else if !r.GetRoutes[p.path] {
+					errs = append(errs, fmt.Errorf("%s container %q: %s probe path %s is served nowhere in the code (no \"GET %s\" pattern)", o, c.Name, p.kind, p.path, p.path))
+				}
 			}
 		}
 		if eventTargets[o.Namespace+"/"+o.Name] && ksvc.Labels["networking.knative.dev/visibility"] != "cluster-local" {

@@ -29,6 +29,8 @@ type Repo struct {
 	// EventTypes holds the event type names written in pkg/events: every
 	// type the code consumes or emits is one of them.
 	EventTypes map[string]bool
+	// GetRoutes holds the paths of "GET /path" net/http patterns in the code.
+	GetRoutes map[string]bool
 }
 
 // eventsPackage is where the event type names live.
@@ -38,7 +40,7 @@ const eventsPackage = "pkg/events"
 // functions/**/*.go for the mains, and the non-test Go files of config/,
 // functions/ and pkg/ for the environment variables.
 func ScanRepo(root string) (*Repo, error) {
-	r := &Repo{Root: root, Mains: map[string]bool{}, EnvVars: map[string]string{}, EventTypes: map[string]bool{}}
+	r := &Repo{Root: root, Mains: map[string]bool{}, EnvVars: map[string]string{}, EventTypes: map[string]bool{}, GetRoutes: map[string]bool{}}
 	mod, err := modulePath(filepath.Join(root, "go.mod"))
 	if err != nil {
 		return nil, err
@@ -65,6 +67,7 @@ func ScanRepo(root string) (*Repo, error) {
 				r.Mains[mod+"/"+filepath.ToSlash(filepath.Dir(rel))] = true
 			}
 			r.collectEnv(fset, rel, f)
+			r.collectGetRoutes(f)
 			if filepath.ToSlash(filepath.Dir(rel)) == eventsPackage {
 				r.collectEventTypes(f)
 			}
@@ -154,6 +157,23 @@ func (r *Repo) collectEventTypes(f *ast.File) {
 		if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 			if s, err := strconv.Unquote(lit.Value); err == nil && eventTypeName.MatchString(s) {
 				r.EventTypes[s] = true
+			}
+		}
+		return true
+	})
+}
+
+// getPattern is a net/http ServeMux pattern for GET.
+var getPattern = regexp.MustCompile(`^GET (/\S*)$`)
+
+// collectGetRoutes records the paths of "GET /path" string literals.
+func (r *Repo) collectGetRoutes(f *ast.File) {
+	ast.Inspect(f, func(n ast.Node) bool {
+		if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			if s, err := strconv.Unquote(lit.Value); err == nil {
+				if m := getPattern.FindStringSubmatch(s); m != nil {
+					r.GetRoutes[m[1]] = true
+				}
 			}
 		}
 		return true
