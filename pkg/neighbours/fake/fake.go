@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -81,17 +82,22 @@ type Fake struct {
 	therapists map[int64]*record
 	emails     map[int64]*record
 	calls      map[int64]*record
-	emailReqs  []received
-	callReqs   []received
-	next       map[string]int64 // last id per kind
-	distances  map[[2]string]distance
-	queries    []neighbours.DistanceQuery
-	latency    time.Duration
-	failures   map[Endpoint][]failure
-	down       map[string]bool
-	counts     map[Endpoint]int
-	bareLists  bool
-	now        func() time.Time
+	// callsByAnfrage lists the ids of the calls of each
+	// therapeutenanfrage_id in ascending order, so that the follow-up job's
+	// GET /api/phone-calls?therapeutenanfrage_id= costs the same with ten
+	// or a million calls stored. putCall and updatePhoneCall keep it.
+	callsByAnfrage map[int64][]int64
+	emailReqs      []received
+	callReqs       []received
+	next           map[string]int64 // last id per kind
+	distances      map[[2]string]distance
+	queries        []neighbours.DistanceQuery
+	latency        time.Duration
+	failures       map[Endpoint][]failure
+	down           map[string]bool
+	counts         map[Endpoint]int
+	bareLists      bool
+	now            func() time.Time
 }
 
 type received struct {
@@ -112,16 +118,17 @@ type failure struct {
 // New returns an empty fake.
 func New() *Fake {
 	return &Fake{
-		patients:   map[int64]*record{},
-		therapists: map[int64]*record{},
-		emails:     map[int64]*record{},
-		calls:      map[int64]*record{},
-		next:       map[string]int64{},
-		distances:  map[[2]string]distance{},
-		failures:   map[Endpoint][]failure{},
-		down:       map[string]bool{},
-		counts:     map[Endpoint]int{},
-		now:        time.Now,
+		patients:       map[int64]*record{},
+		therapists:     map[int64]*record{},
+		emails:         map[int64]*record{},
+		calls:          map[int64]*record{},
+		callsByAnfrage: map[int64][]int64{},
+		next:           map[string]int64{},
+		distances:      map[[2]string]distance{},
+		failures:       map[Endpoint][]failure{},
+		down:           map[string]bool{},
+		counts:         map[Endpoint]int{},
+		now:            time.Now,
 	}
 }
 
@@ -279,23 +286,24 @@ func (f *Fake) DistanceQueries() []neighbours.DistanceQuery {
 // Known fields that are missing are stored as null. It panics if v is not a
 // JSON object.
 func (f *Fake) AddPatient(v any) int64 {
-	return f.add(v, "patient", f.patients, patientFields, dateStamp)
+	return f.add(v, "patient", into(f.patients), patientFields, dateStamp)
 }
 
 // AddTherapist stores a therapist record as AddPatient does; status defaults
 // to aktiv and psychotherapieverfahren to egal.
 func (f *Fake) AddTherapist(v any) int64 {
-	return f.add(v, "therapist", f.therapists, therapistFields, dateStamp)
+	return f.add(v, "therapist", into(f.therapists), therapistFields, dateStamp)
 }
 
 // AddPhoneCall stores a phone call as if someone else had created it (say, an
 // earlier run of the follow-up job) and returns its id. It is not listed by
 // PhoneCalls, which lists what was received over HTTP.
 func (f *Fake) AddPhoneCall(v any) int64 {
-	return f.add(v, "phone-call", f.calls, phoneCallFields, rfc822)
+	return f.add(v, "phone-call", f.putCall, phoneCallFields, rfc822)
 }
 
-func (f *Fake) add(v any, kind string, into map[int64]*record, fields []field, stamp func(time.Time) string) int64 {
+// add stores v as a record of kind through put, which runs with f.mu held.
+func (f *Fake) add(v any, kind string, put func(id int64, r *record), fields []field, stamp func(time.Time) string) int64 {
 	m, err := toMap(v)
 	if err != nil {
 		panic(fmt.Sprintf("fake: Add %s: %v", kind, err))
@@ -313,8 +321,54 @@ func (f *Fake) add(v any, kind string, into map[int64]*record, fields []field, s
 	}
 	m["id"] = json.Number(fmt.Sprint(id))
 	fillDefaults(m, fields, stamp(f.now()))
-	into[id] = &record{m: m}
+	put(id, &record{m: m})
 	return id
+}
+
+// into returns a put function for add that stores into m.
+func into(m map[int64]*record) func(int64, *record) {
+	return func(id int64, r *record) { m[id] = r }
+}
+
+// putCall stores the phone call r under id, replacing any call with that id,
+// and keeps callsByAnfrage; f.mu is held.
+func (f *Fake) putCall(id int64, r *record) {
+	if old, ok := f.calls[id]; ok {
+		f.unindexCall(id, old)
+	}
+	f.calls[id] = r
+	f.indexCall(id, r)
+}
+
+// indexCall adds call id to the list of its therapeutenanfrage_id (a call
+// without one is not listed); f.mu is held.
+func (f *Fake) indexCall(id int64, r *record) {
+	anfrage, ok := r.int("therapeutenanfrage_id")
+	if !ok || anfrage == 0 {
+		return
+	}
+	ids := f.callsByAnfrage[anfrage]
+	if i, found := slices.BinarySearch(ids, id); !found {
+		f.callsByAnfrage[anfrage] = slices.Insert(ids, i, id)
+	}
+}
+
+// unindexCall removes call id from the list of its therapeutenanfrage_id;
+// f.mu is held.
+func (f *Fake) unindexCall(id int64, r *record) {
+	anfrage, ok := r.int("therapeutenanfrage_id")
+	if !ok {
+		return
+	}
+	ids := f.callsByAnfrage[anfrage]
+	i, found := slices.BinarySearch(ids, id)
+	switch {
+	case !found:
+	case len(ids) == 1:
+		delete(f.callsByAnfrage, anfrage)
+	default:
+		f.callsByAnfrage[anfrage] = slices.Delete(ids, i, i+1)
+	}
 }
 
 // Patient returns the stored patient record, or false.

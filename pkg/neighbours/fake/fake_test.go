@@ -333,6 +333,58 @@ func TestCreatePhoneCall(t *testing.T) {
 	}
 }
 
+// The list filtered by therapeutenanfrage_id reads an index; it must answer
+// exactly as a scan of every call would, in id order, after calls are
+// created, added with explicit ids, replaced and moved to another anfrage.
+func TestListPhoneCalls_byAnfrageFollowsEveryChange(t *testing.T) {
+	f, srv := serve(t)
+	list := func(query string) []float64 {
+		t.Helper()
+		status, body := call(t, srv, "GET", "/api/phone-calls?"+query, nil)
+		if status != 200 {
+			t.Fatalf("GET ?%s: %d %v", query, status, body)
+		}
+		return idsOf(body.(map[string]any)["data"])
+	}
+	post := func(anfrage int) {
+		t.Helper()
+		if status, body := call(t, srv, "POST", "/api/phone-calls", map[string]any{
+			"therapist_id": 7, "therapeutenanfrage_id": anfrage, "geplantes_datum": "2030-06-17", "geplante_zeit": "10:00",
+		}); status != 201 {
+			t.Fatalf("POST: %d %v", status, body)
+		}
+	}
+	post(21)                                                              // 1
+	post(22)                                                              // 2
+	f.AddPhoneCall(map[string]any{"id": 10, "therapeutenanfrage_id": 21}) // 10
+	f.AddPhoneCall(map[string]any{"id": 5, "therapeutenanfrage_id": 21})  // 5, below the last id
+	f.AddPhoneCall(map[string]any{"therapist_id": 7})                     // 11, no anfrage
+	post(21)                                                              // 12
+	f.AddPhoneCall(map[string]any{"id": 2, "therapeutenanfrage_id": 23})  // 2 replaced: now anfrage 23
+	if status, body := call(t, srv, "PUT", "/api/phone-calls/10", map[string]any{"therapeutenanfrage_id": 22}); status != 200 {
+		t.Fatalf("PUT: %d %v", status, body)
+	}
+	if status, body := call(t, srv, "PUT", "/api/phone-calls/5", map[string]any{"status": "abgeschlossen"}); status != 200 {
+		t.Fatalf("PUT: %d %v", status, body)
+	}
+
+	for query, want := range map[string][]float64{
+		"therapeutenanfrage_id=21":                {1, 5, 12},
+		"therapeutenanfrage_id=22":                {10},
+		"therapeutenanfrage_id=23":                {2},
+		"therapeutenanfrage_id=99":                nil,
+		"therapeutenanfrage_id=21&status=geplant": {1, 12},
+		"therapeutenanfrage_id=21&limit=2&page=2": {12},
+		"therapeutenanfrage_id=0":                 {1, 2, 5, 10, 11, 12}, // ignored, as the reference does
+		"therapeutenanfrage_id=abc":               {1, 2, 5, 10, 11, 12},
+		"therapeutenanfrage_id=21&therapist_id=7": {1, 12},
+	} {
+		if got := list(query); !cmp.Equal(got, want) {
+			t.Errorf("GET /api/phone-calls?%s: ids %v, want %v", query, got, want)
+		}
+	}
+}
+
 func TestListTherapists_paginationClampsAndFilters(t *testing.T) {
 	f, srv := serve(t)
 	for i := 0; i < 30; i++ {

@@ -614,7 +614,7 @@ func (f *Fake) createPhoneCall(w http.ResponseWriter, r *http.Request) {
 		"created_at":            rfc822(now),
 		"updated_at":            nil,
 	}}
-	f.calls[id] = rec
+	f.putCall(id, rec)
 	f.callReqs = append(f.callReqs, received{id: id, raw: bytes.Clone(raw)})
 	writeRaw(w, http.StatusCreated, rec.json())
 }
@@ -679,24 +679,35 @@ func (f *Fake) updatePhoneCall(w http.ResponseWriter, r *http.Request) {
 			args[k] = t
 		}
 	}
+	f.unindexCall(id, rec) // therapeutenanfrage_id may change
 	for k, v := range args {
 		if v != nil {
 			rec.set(k, v)
 		}
 	}
 	rec.set("updated_at", rfc822(f.now()))
+	f.indexCall(id, rec)
 	writeRaw(w, http.StatusOK, rec.json())
 }
 
 // listPhoneCalls serves GET /api/phone-calls with the filters therapist_id,
 // patient_id, therapeutenanfrage_id, recipient_type, status and
-// geplantes_datum, ordered by id.
+// geplantes_datum, ordered by id. Filtered by therapeutenanfrage_id — the
+// follow-up job's question for every due anfrage — it reads only that
+// anfrage's calls from the index instead of sorting and scanning them all;
+// every filter, that one included, is still checked on each record read.
 func (f *Fake) listPhoneCalls(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var candidates []int64
+	if anfrage, ok := intFilter(q, "therapeutenanfrage_id"); ok {
+		candidates = f.callsByAnfrage[anfrage]
+	} else {
+		candidates = sortedIDs(f.calls)
+	}
 	var recs []*record
-	for _, id := range sortedIDs(f.calls) {
+	for _, id := range candidates {
 		rec := f.calls[id]
 		if !matchesInt(q, "therapist_id", rec) || !matchesInt(q, "patient_id", rec) ||
 			!matchesInt(q, "therapeutenanfrage_id", rec) || !matchesStr(q, "status", rec) ||
@@ -835,16 +846,22 @@ func parseArgs(body map[string]any, spec []arg) (args, string) {
 }
 
 func matchesInt(q url.Values, key string, rec *record) bool {
-	want := q.Get(key)
-	if want == "" {
-		return true
-	}
-	w, err := strconv.ParseInt(want, 10, 64)
-	if err != nil || w == 0 { // the reference ignores 0 and non-integers
+	w, filtered := intFilter(q, key)
+	if !filtered {
 		return true
 	}
 	got, ok := rec.int(key)
 	return ok && got == w
+}
+
+// intFilter reads an integer filter of a list; ok is false when the list is
+// not filtered by key (the reference ignores 0 and non-integers).
+func intFilter(q url.Values, key string) (int64, bool) {
+	w, err := strconv.ParseInt(q.Get(key), 10, 64)
+	if err != nil || w == 0 {
+		return 0, false
+	}
+	return w, true
 }
 
 func matchesStr(q url.Values, key string, rec *record) bool {
