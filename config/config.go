@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -77,7 +78,7 @@ type Common struct {
 // environment and validates it. The error names the variable in one line.
 func Load(spec any) error {
 	if err := envconfig.Process("", spec); err != nil {
-		return shorten(err)
+		return shorten(err, tagNames(reflect.TypeOf(spec)))
 	}
 	if v, ok := spec.(interface{ Validate() error }); ok {
 		return v.Validate()
@@ -91,18 +92,51 @@ func Exit(function string, err error) {
 	os.Exit(2)
 }
 
-// shorten turns envconfig's messages into "NAME: problem".
-func shorten(err error) error {
+// shorten turns envconfig's messages into "NAME: problem". envconfig names
+// a field of a nested block with the block's prefix (DATABASE_DATABASE_URL)
+// although it reads the tag's name (DATABASE_URL); the message names the
+// variable a user sets: the longest tag name the key ends with.
+func shorten(err error, tags []string) error {
+	variable := func(key string) string {
+		best := key
+		for _, t := range tags {
+			if (key == t || strings.HasSuffix(key, "_"+t)) && (best == key || len(t) > len(best)) {
+				best = t
+			}
+		}
+		return best
+	}
 	var pe *envconfig.ParseError
 	if ok := asParseError(err, &pe); ok {
-		return fmt.Errorf("%s: cannot use %q as %s", pe.KeyName, pe.Value, pe.TypeName)
+		return fmt.Errorf("%s: cannot use %q as %s", variable(pe.KeyName), pe.Value, pe.TypeName)
 	}
 	msg := err.Error()
 	if strings.HasPrefix(msg, "required key ") {
 		name := strings.TrimSuffix(strings.TrimPrefix(msg, "required key "), " missing value")
-		return fmt.Errorf("%s: required but not set", name)
+		return fmt.Errorf("%s: required but not set", variable(name))
 	}
 	return err
+}
+
+// tagNames lists the envconfig tag names of t's fields, nested blocks included.
+func tagNames(t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name := f.Tag.Get("envconfig"); name != "" {
+			out = append(out, strings.ToUpper(name))
+		}
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, tagNames(f.Type)...)
+		}
+	}
+	return out
 }
 
 func asParseError(err error, target **envconfig.ParseError) bool {
