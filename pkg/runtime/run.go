@@ -128,6 +128,9 @@ func run(ctx context.Context, opts Options, log *slog.Logger) error {
 	m := metrics.New(metrics.Options{Log: log})
 	pub := outbox.NewPublisher(pool, sender, log, outbox.WithObserver(m.Observer))
 	m.CollectBacklog(pub.Backlog)
+	// Runs after the server and the consumer have drained (and before the
+	// sender closes): what the publisher still holds is sent now.
+	defer flushPublisher(pub, log)
 	deps := Deps{Pool: pool, Publisher: pub, Metrics: m, Log: log}
 
 	srvOpts := ServerOptions{
@@ -213,6 +216,27 @@ func newKafkaConsumer(cfg config.Common, opts Options, h Handler, m *metrics.Met
 		Metrics:    m,
 		Log:        log,
 	}, h), dlq, nil
+}
+
+// publisherFlushTimeout bounds the final flush of the publisher at shutdown.
+const publisherFlushTimeout = 10 * time.Second
+
+// flushPublisher gives a publisher that buffers (one with a Close method)
+// the chance to send what it holds before the function exits; whatever it
+// cannot send stays in the outbox for the relay.
+func flushPublisher(pub any, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), publisherFlushTimeout)
+	defer cancel()
+	var err error
+	switch c := pub.(type) {
+	case interface{ Close(context.Context) error }:
+		err = c.Close(ctx)
+	case interface{ Close(context.Context) }:
+		c.Close(ctx)
+	}
+	if err != nil {
+		log.Warn("outbox: flush at shutdown incomplete; the relay will deliver", slog.String("error", err.Error()))
+	}
 }
 
 // every runs fn at once and then every interval until ctx is done.
