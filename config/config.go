@@ -13,6 +13,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	// TIMEZONE must load on any base image, also one without /usr/share/zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/kelseyhightower/envconfig"
 )
