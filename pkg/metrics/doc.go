@@ -20,6 +20,6 @@
 // "unknown"), and a consumer's source is reduced to its topic, with at most
 // maxSources distinct values per process.
 //
-// OPERATING.md in this directory tells which metric answers which question,
+// The README's "Operating" section tells which metric answers which question,
 // with example PromQL.
 package metrics

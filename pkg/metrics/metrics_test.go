@@ -201,6 +201,9 @@ func TestOutboxWiring_countsSendsAndReportsTheBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub.Publish(ctx, ids)
+	if err := pub.Flush(ctx); err != nil { // Publish returns before the batch ran
+		t.Fatal(err)
+	}
 
 	s := scrape(t, m.Handler())
 	if got := s.value(t, "matching_events_published_total", "type=therapeutenanfrage.created"); got != 2 {
