@@ -36,14 +36,12 @@ const name = "follow-up"
 
 // spec is the job's environment: the shared blocks, the therapist and
 // communication services, the business parameters and the operator's
-// switches (which the flags override). FollowUp is embedded so that a
-// malformed FOLLOW_UP_DRY_RUN is reported under its own name: envconfig
-// names the variable of a named block with the block's prefix.
+// switches (which the flags override).
 type spec struct {
 	config.Common
-	config.FollowUp
 	Neighbours config.Neighbours
 	Matching   config.Matching
+	FollowUp   config.FollowUp
 }
 
 // Validate checks the blocks the environment alone decides; the job needs the
