@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -309,8 +310,9 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 	}
 
 	var (
-		out outcome
-		ev  events.AnfrageFollowUpScheduledData
+		out     outcome
+		ev      events.AnfrageFollowUpScheduledData
+		eventID string
 	)
 	err := store.WithTx(ctx, j.Pool, func(tx pgx.Tx) error {
 		// The row lock taken here is held until commit, across the calls
@@ -350,7 +352,10 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 			ScheduledDate: date,
 			ScheduledTime: at,
 		}
-		_, err = outbox.Add(ctx, tx, events.NewAnfrageFollowUpScheduled(ev))
+		ids, err := outbox.Add(ctx, tx, events.NewAnfrageFollowUpScheduled(ev))
+		if err == nil {
+			eventID = ids[0]
+		}
 		return err
 	})
 	switch {
@@ -359,7 +364,10 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 	case out == skipped:
 		j.Log.Debug("follow-up skipped: no longer due or claimed by a concurrent run", "anfrage_id", c.ID)
 	default:
-		j.Log.Info("follow-up call scheduled", "anfrage_id", ev.AnfrageID, "therapist_id", ev.TherapistID,
+		// The event's type, id and key, as on every line about an event, so
+		// the line can be followed to the event's publication.
+		j.Log.Info("follow-up call scheduled", "type", events.AnfrageFollowUpScheduled, "id", eventID,
+			"key", strconv.FormatInt(ev.AnfrageID, 10), "anfrage_id", ev.AnfrageID, "therapist_id", ev.TherapistID,
 			"phone_call_id", ev.PhoneCallID, "adopted", out == adopted,
 			"scheduled_date", ev.ScheduledDate, "scheduled_time", ev.ScheduledTime)
 	}
