@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 
 // Defaults of the Publisher's options.
 const (
-	// DefaultInlineWait bounds how long Publish may hold the request that
-	// wrote the rows: a slow sink delays a response by at most this much.
+	// DefaultInlineWait bounds the claim and the sends of one batch of
+	// Publish: a sink that does not answer holds the batch's connection and
+	// row locks at most this long before its rows are left to the relay.
 	DefaultInlineWait = 2 * time.Second
 	// DefaultBatchSize is how many rows one relay transaction claims. A
 	// larger batch means fewer transactions; each claimed row stays locked
@@ -25,7 +27,18 @@ const (
 	DefaultBatchSize = 100
 	// keysInParallel is how many partition keys are sent at the same time;
 	// the rows of one key are always sent one after the other.
-	keysInParallel = 8
+	keysInParallel = 16
+	// batchInterval is the least time between the starts of two batches of
+	// Publish under load; see flush.
+	batchInterval = 20 * time.Millisecond
+	// maxBatchIDs bounds the rows of one batch of Publish: the rows one
+	// transaction locks and one claim statement reads.
+	maxBatchIDs = 1000
+	// maxQueued bounds the rows waiting for a batch; Publish leaves what
+	// comes beyond to the relay. It is reached only when the sink is much
+	// slower than the handlers (a sink that hangs takes the inline wait per
+	// batch).
+	maxQueued = 10000
 	// markTimeout bounds the statements that record the outcome of the
 	// sends; they run even when the caller's context has ended, because a
 	// lost mark costs a duplicate publish.
@@ -35,8 +48,9 @@ const (
 // Option configures a Publisher.
 type Option func(*Publisher)
 
-// WithInlineWait bounds Publish (default DefaultInlineWait). What is not
-// delivered by then stays in the outbox for the relay.
+// WithInlineWait bounds the claim and the sends of each batch of Publish
+// (default DefaultInlineWait), and how long Close goes on starting batches.
+// What is not delivered by then stays in the outbox for the relay.
 func WithInlineWait(d time.Duration) Option {
 	return func(p *Publisher) {
 		if d > 0 {
@@ -90,6 +104,28 @@ func WithObserver(fn func(eventType string, err error, d time.Duration)) Option 
 // its deadline that reaches the sink anyway, leads to a second publication
 // of the same event. Consumers recognise it by the CloudEvent id, which is
 // the outbox row id.
+//
+// Publishing after commit is batched and off the request's path. Publish
+// only queues the ids; one goroutine per Publisher takes everything queued —
+// the calls made while the previous batch was in flight — and claims it with
+// one statement, sends it (keys in parallel), and marks it with one
+// statement, in one transaction on one pooled connection (two round trips
+// in all). Before, every call paid that transaction itself and held one of
+// the pool's connections (4 by default) for its sends while its request
+// waited: patient.deleted over HTTP reached 0.45–0.51 of the bare pgx
+// transaction. The cost of a batch in PostgreSQL and in the process is
+// mostly fixed (a batch of 1 row about 270 µs of PostgreSQL CPU per row, of
+// 8 about 60, of 32 about 30), so under load a batch starts at most every
+// batchInterval to gather more rows; a lone call is not delayed. What is
+// left per event is the send itself (about 60 µs of CPU on both ends of a
+// loopback HTTP request) and the row's lock and update.
+//
+// What this gives up: when Publish returns, the event has not been sent
+// yet, only queued (Flush waits for it). A process that dies with rows in
+// the queue leaves them to the relay, as one that dies during a send did
+// before; the runtime calls Close at shutdown so that a drained function
+// sends what it queued. The queue is bounded (maxQueued rows); beyond it
+// rows are left to the relay rather than held in memory.
 type Publisher struct {
 	pool    *pgxpool.Pool
 	sink    sink.Sender
@@ -97,6 +133,21 @@ type Publisher struct {
 	wait    time.Duration
 	batch   int
 	observe func(eventType string, err error, d time.Duration)
+
+	// mu guards the queue of rows handed to Publish and the state of the
+	// goroutine publishing it.
+	mu         sync.Mutex
+	queueLimit int // maxQueued, but for tests
+	queue      []*request
+	queued     int      // rows in queue
+	last       *request // the latest request queued (Flush waits for it)
+	flushing   bool     // a flush goroutine runs
+	overflow   int      // rows refused for a full queue, not yet logged
+	closed     bool
+	closeBy    time.Time // after Close: no batch starts later
+	abandoned  int       // rows Close's deadline left untried
+	lastStart  time.Time // when the last batch started
+	lastCalls  int       // how many calls it completed
 }
 
 // NewPublisher returns a Publisher of the outbox in pool through s. A nil log
@@ -105,7 +156,7 @@ func NewPublisher(pool *pgxpool.Pool, s sink.Sender, log *slog.Logger, opts ...O
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Publisher{pool: pool, sink: s, log: log, wait: DefaultInlineWait, batch: DefaultBatchSize}
+	p := &Publisher{pool: pool, sink: s, log: log, wait: DefaultInlineWait, batch: DefaultBatchSize, queueLimit: maxQueued}
 	for _, o := range opts {
 		o(p)
 	}
@@ -198,26 +249,189 @@ SET attempts = o.attempts + 1, last_error = f.err
 FROM unnest($1::uuid[], $2::text[]) AS f(id, err)
 WHERE o.id = f.id`
 
-// Publish sends the outbox rows ids, written by a transaction that has just
-// committed, and marks them published. It waits at most the inline wait for
-// the sink (plus the milliseconds of the final commit) and never fails: a
-// row that is not delivered — the sink refused or did not answer, an older
-// row of its key is still unpublished, another publisher holds it — stays in
-// the outbox for the relay, with a warning in the log when its send failed.
-func (p *Publisher) Publish(ctx context.Context, ids []string) {
+// Publish hands the outbox rows ids, written by a transaction that has just
+// committed, to the publisher and returns at once: it never blocks the
+// request (ctx is not used; the publication outlives it). The rows are
+// claimed, sent and marked published by the publisher's background batch,
+// usually within milliseconds. A row that is not delivered — the sink
+// refused or did not answer within the inline wait, an older row of its key
+// is still unpublished, another publisher holds it, the queue was full, the
+// process stopped first — stays in the outbox for the relay, with a warning
+// in the log when its send failed. After Close the rows are left to the
+// relay.
+func (p *Publisher) Publish(_ context.Context, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	// The caller's cancellation (a client that went away) must not cut the
-	// publication short: the rows are committed and worth sending now.
-	// The wait bounds the claim (a busy pool, a slow database) as well as
-	// the sends; only the final marks get time of their own.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.wait)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		p.log.Warn("outbox: publisher closed; the relay will deliver", "events", len(ids), "first_id", ids[0])
+		return
+	case p.queued >= p.queueLimit:
+		// Counted and logged by the flush, off the request's path.
+		p.overflow += len(ids)
+		return
+	}
+	r := &request{ids: slices.Clone(ids), done: make(chan struct{})}
+	p.queue = append(p.queue, r)
+	p.queued += len(ids)
+	p.last = r
+	if !p.flushing {
+		p.flushing = true
+		go p.flush()
+	}
+}
+
+// Flush waits until every row handed to Publish before the call has been
+// tried (delivered, or left to the relay), or until ctx ends.
+func (p *Publisher) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	r := p.last
+	p.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("outbox: flush: %w", ctx.Err())
+	}
+}
+
+// Close stops taking rows and publishes what is queued, starting no batch
+// later than the inline wait after the call: Close returns within the
+// inline wait plus the marks (markTimeout), or when ctx ends. Rows it could
+// not try are left to the relay, and the error says how many. The runtime
+// calls it after the function's server and consumer have drained, before
+// the sink closes.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		p.closeBy = time.Now().Add(p.wait)
+	}
+	p.mu.Unlock()
+	if err := p.Flush(ctx); err != nil {
+		p.mu.Lock()
+		n := p.queued
+		p.mu.Unlock()
+		return fmt.Errorf("outbox: close with %d events queued (the relay will deliver them): %w", n, err)
+	}
+	p.mu.Lock()
+	n := p.abandoned
+	p.mu.Unlock()
+	if n > 0 {
+		return fmt.Errorf("outbox: close: %d events not tried in time; the relay will deliver them", n)
+	}
+	return nil
+}
+
+// request is one Publish call waiting in the queue.
+type request struct {
+	ids  []string
+	done chan struct{} // closed once all of ids have been tried
+}
+
+// batch is what one claim takes from the queue.
+type batch struct {
+	ids  []string
+	done []chan struct{} // of the requests it completes
+}
+
+// flush publishes the queue batch after batch until it is empty. At most one
+// flush runs per Publisher, so its batches follow each other: a key's rows
+// queued in one instance are never sent by two of its batches at once.
+func (p *Publisher) flush() {
+	for {
+		p.mu.Lock()
+		// Under load (the last batch took several calls) a batch starts at
+		// most every batchInterval, so that it takes more rows: the fixed
+		// cost of a batch is spread over them. A lone call goes at once.
+		if wait := time.Until(p.lastStart.Add(batchInterval)); wait > 0 && p.lastCalls > 1 &&
+			!p.closed && p.queued < maxBatchIDs {
+			p.mu.Unlock()
+			time.Sleep(wait)
+			p.mu.Lock()
+		}
+		p.lastStart = time.Now()
+		b := p.take()
+		p.lastCalls = len(b.done)
+		overflow, closeBy := p.overflow, p.closeBy
+		p.overflow = 0
+		if len(b.ids) == 0 && len(b.done) == 0 {
+			p.flushing = false
+			p.mu.Unlock()
+			p.logOverflow(overflow)
+			return
+		}
+		p.mu.Unlock()
+		p.logOverflow(overflow)
+		if tried := p.publishBatch(b.ids, closeBy); !tried {
+			p.mu.Lock()
+			p.abandoned += len(b.ids)
+			p.mu.Unlock()
+		}
+		for _, d := range b.done {
+			close(d)
+		}
+	}
+}
+
+func (p *Publisher) logOverflow(n int) {
+	if n > 0 {
+		p.log.Warn("outbox: publish queue full; the relay will deliver", "events", n, "queue_limit", p.queueLimit)
+	}
+}
+
+// take removes the oldest queued requests, up to maxBatchIDs rows, from the
+// queue; a request larger than that is split over several batches. p.mu must
+// be held.
+func (p *Publisher) take() batch {
+	var b batch
+	for len(p.queue) > 0 {
+		r := p.queue[0]
+		room := maxBatchIDs - len(b.ids)
+		if len(r.ids) > room {
+			if len(b.ids) == 0 {
+				b.ids = r.ids[:room:room]
+				r.ids = r.ids[room:]
+				p.queued -= room
+			}
+			break
+		}
+		b.ids = append(b.ids, r.ids...)
+		b.done = append(b.done, r.done)
+		p.queued -= len(r.ids)
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+	}
+	if len(p.queue) == 0 {
+		p.queue = nil
+	}
+	return b
+}
+
+// publishBatch claims, sends and marks ids in one transaction, the claim and
+// the sends bounded by the inline wait and, after Close, by its deadline. It
+// reports false when it did not try because Close's deadline had passed.
+func (p *Publisher) publishBatch(ids []string, closeBy time.Time) bool {
+	now := time.Now()
+	deadline := now.Add(p.wait)
+	if !closeBy.IsZero() && closeBy.Before(deadline) {
+		deadline = closeBy
+	}
+	if !deadline.After(now) {
+		return false
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	_, err := p.claimAndSend(ctx, "inline", claimByID, ids)
-	if err != nil {
+	if _, err := p.claimAndSend(ctx, "inline", claimByID, ids); err != nil {
 		p.log.Warn("outbox: publish after commit failed; the relay will deliver", "events", len(ids), "first_id", ids[0], "error", err)
 	}
+	return true
 }
 
 // Relay publishes every publishable row, oldest first, until none is left,

@@ -44,6 +44,8 @@ type fakeSink struct {
 	status   int            // reply to every event
 	badKeys  map[string]int // reply for events of these partition keys
 	hang     bool           // hold every request until the client gives up
+	gate     chan struct{}  // if set, hold every request until it is closed
+	held     int            // requests being held by the gate
 	delay    time.Duration  // think this long before answering
 	received []cloudevents.Event
 	binary   []bool // whether each request was in binary mode
@@ -58,9 +60,14 @@ func newFakeSink(t *testing.T) *fakeSink {
 
 func (f *fakeSink) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	hang, delay := f.hang, f.delay
+	hang, delay, gate := f.hang, f.delay, f.gate
 	f.mu.Unlock()
 	time.Sleep(delay)
+	if gate != nil {
+		f.set(func(f *fakeSink) { f.held++ })
+		<-gate
+		f.set(func(f *fakeSink) { f.held-- })
+	}
 	if hang {
 		// Read the body first: only then does the server notice that the
 		// client hung up and cancel the request's context.
@@ -91,6 +98,20 @@ func (f *fakeSink) set(fn func(f *fakeSink)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(f)
+}
+
+// waitHeld waits until the gate holds n requests.
+func (f *fakeSink) waitHeld(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		f.mu.Lock()
+		held := f.held
+		f.mu.Unlock()
+		if held == n {
+			return
+		}
+	}
+	t.Fatalf("the sink never held %d requests", n)
 }
 
 func (f *fakeSink) events() []cloudevents.Event {
@@ -151,6 +172,23 @@ func (e *env) commit(t *testing.T, evs ...events.Outgoing) []string {
 		t.Fatalf("commit outbox rows: %v", err)
 	}
 	return ids
+}
+
+// publish hands ids to the publisher and waits until they have been tried.
+func (e *env) publish(t *testing.T, ids []string) {
+	t.Helper()
+	publish(t, e.pub, ids)
+}
+
+// publish hands ids to pub and waits until they have been tried.
+func publish(t *testing.T, pub *outbox.Publisher, ids []string) {
+	t.Helper()
+	pub.Publish(context.Background(), ids)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pub.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // outboxRow is what a test checks on a row.
@@ -219,7 +257,7 @@ func TestPublish_deliversTheCommittedRowsAsCloudEventsAndMarksThemPublished(t *t
 		t.Fatal(err)
 	}
 
-	e.pub.Publish(context.Background(), ids)
+	e.publish(t, ids)
 
 	type attrs struct {
 		Source, Type, Subject, PartitionKey, Origin, ContentType string
@@ -289,9 +327,9 @@ func TestPublish_sinkDownLeavesTheRowsAndTheRelayDeliversThemLaterInKeyOrder(t *
 				for _, k := range keys {
 					ids := e.commit(t, statusChanged(k, fmt.Sprintf("step-%d", n)))
 					start := time.Now()
-					e.pub.Publish(context.Background(), ids)
+					e.publish(t, ids)
 					if took := time.Since(start); took > wait+2*time.Second {
-						t.Fatalf("Publish took %v with the sink down, bound %v", took, wait)
+						t.Fatalf("publishing took %v with the sink down, bound %v", took, wait)
 					}
 					want[fmt.Sprint(k)] = append(want[fmt.Sprint(k)], ids[0])
 					all = append(all, ids[0])
@@ -345,12 +383,12 @@ func TestPublish_doesNotSendANewerRowWhileAnOlderRowOfItsKeyIsUnpublished(t *tes
 	e := newEnv(t)
 	e.sink.set(func(f *fakeSink) { f.status = http.StatusServiceUnavailable })
 	older := e.commit(t, statusChanged(5, "pausiert"))
-	e.pub.Publish(context.Background(), older)
+	e.publish(t, older)
 
 	e.sink.set(func(f *fakeSink) { f.status = http.StatusAccepted })
 	newer := e.commit(t, statusChanged(5, "aktiv"))
 	otherKey := e.commit(t, statusChanged(6, "aktiv"))
-	e.pub.Publish(context.Background(), append(newer, otherKey...))
+	e.publish(t, append(newer, otherKey...))
 
 	if d := cmp.Diff(otherKey, e.sink.ids()); d != "" {
 		t.Errorf("sink received (-want +got):\n%s", d)
@@ -372,7 +410,7 @@ func TestPublish_ofSeveralRowsOfOneKeyStopsTheKeyAtItsFirstFailure(t *testing.T)
 	e := newEnv(t)
 	e.sink.set(func(f *fakeSink) { f.badKeys["9"] = http.StatusServiceUnavailable })
 	ids := e.commit(t, statusChanged(9, "a"), statusChanged(9, "b"), statusChanged(10, "a"))
-	e.pub.Publish(context.Background(), ids)
+	e.publish(t, ids)
 	if d := cmp.Diff([]string{ids[2]}, e.sink.ids()); d != "" {
 		t.Errorf("sink received (-want +got):\n%s", d)
 	}
@@ -434,7 +472,7 @@ func TestPublish_rolledBackTransactionLeavesNothingToPublish(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("WithTx = %v", err)
 	}
-	e.pub.Publish(context.Background(), ids)
+	e.publish(t, ids)
 	if n, err := e.pub.Relay(context.Background()); n != 0 || err != nil {
 		t.Errorf("Relay = %d, %v; want 0, nil", n, err)
 	}
@@ -469,8 +507,14 @@ func TestPublish_concurrentPublishersNeverReorderAKey(t *testing.T) {
 	// overlapping.
 	e.sink.set(func(f *fakeSink) { f.status, f.delay = http.StatusAccepted, time.Millisecond })
 
-	// Three relays and inline publishers of every row, all at once (as
-	// several instances and the relay function would).
+	// Three instances publishing every row inline, each row by one of
+	// them, and three relays, all at once (as several instances and the
+	// relay function would).
+	s := sink.NewHTTP(e.sink.srv.URL, nil, 5*time.Second)
+	t.Cleanup(func() { s.Close() })
+	instances := []*outbox.Publisher{e.pub,
+		outbox.NewPublisher(e.pool, s, nil, outbox.WithBatchSize(7)),
+		outbox.NewPublisher(e.pool, s, nil, outbox.WithBatchSize(7))}
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {
@@ -480,9 +524,14 @@ func TestPublish_concurrentPublishersNeverReorderAKey(t *testing.T) {
 		})
 	}
 	for i := range ids {
-		wg.Go(func() { e.pub.Publish(context.Background(), ids[i:i+1]) })
+		wg.Go(func() { instances[i%3].Publish(context.Background(), ids[i:i+1]) })
 	}
 	wg.Wait()
+	for _, p := range instances {
+		if err := p.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Whatever the concurrent runs left (keys they found held) goes now.
 	if _, err := e.pub.Relay(context.Background()); err != nil {
 		t.Fatal(err)
@@ -528,7 +577,7 @@ func TestPublisher_observerSeesEveryAttempt(t *testing.T) {
 		}
 	}))
 	e.sink.set(func(f *fakeSink) { f.status = http.StatusServiceUnavailable })
-	e.pub.Publish(context.Background(), e.commit(t, statusChanged(1, "a")))
+	e.publish(t, e.commit(t, statusChanged(1, "a")))
 	e.sink.set(func(f *fakeSink) { f.status = http.StatusAccepted })
 	if _, err := e.pub.Relay(context.Background()); err != nil {
 		t.Fatal(err)
@@ -550,7 +599,7 @@ func TestBacklog_countsUnpublishedRowsAndTheAgeOfTheOldest(t *testing.T) {
 		`UPDATE matching_service.outbox SET created_at = now() - interval '90 seconds' WHERE id = $1`, ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	e.pub.Publish(context.Background(), ids[:1])
+	e.publish(t, ids[:1])
 	n, age, err := e.pub.Backlog(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -577,7 +626,7 @@ func TestPublish_withoutASinkKeepsEverythingInTheOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub.Publish(context.Background(), ids)
+	publish(t, pub, ids)
 	n, err := pub.Relay(context.Background())
 	if n != 0 || !errors.Is(err, sink.ErrNotConfigured) {
 		t.Errorf("Relay = %d, %v; want 0 and ErrNotConfigured", n, err)
@@ -624,7 +673,7 @@ func TestPublish_throughKafkaKeysTheRecordByThePartitionKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub.Publish(context.Background(), ids)
+	publish(t, pub, ids)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("matching-events"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -656,5 +705,197 @@ func TestPublish_throughKafkaKeysTheRecordByThePartitionKey(t *testing.T) {
 	}
 	if n, _, _ := pub.Backlog(context.Background()); n != 0 {
 		t.Errorf("%d rows unpublished", n)
+	}
+}
+
+func TestPublish_returnsBeforeTheSinkAnswersAndTheBatchDeliversAfterwards(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	gate := make(chan struct{})
+	e.sink.set(func(f *fakeSink) { f.gate = gate })
+	ids := e.commit(t, statusChanged(1, "abgebrochen"))
+
+	e.pub.Publish(context.Background(), ids)
+	// Publish returned while the sink has not answered: the request that
+	// wrote the row is not held by the sink.
+	if n := e.unpublished(t); n != 1 {
+		t.Fatalf("%d rows unpublished before the sink answered, want 1", n)
+	}
+	close(gate)
+	if err := e.pub.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(ids, e.sink.ids()); d != "" {
+		t.Errorf("sink received (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]outboxRow{{true, 1, false}}, e.rows(t, ids...)); d != "" {
+		t.Errorf("rows (-want +got):\n%s", d)
+	}
+}
+
+func TestPublish_callsMadeWhileABatchIsInFlightArePublishedTogetherInOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	gate := make(chan struct{})
+	e.sink.set(func(f *fakeSink) { f.gate = gate })
+	first := e.commit(t, statusChanged(1, "a"))
+	e.pub.Publish(context.Background(), first)
+	e.sink.waitHeld(t, 1) // the first batch is sending
+
+	// Four more calls, two of them for the key of the batch in flight and
+	// one for a key of their own with two rows.
+	var later []string
+	for _, ev := range []events.Outgoing{statusChanged(2, "a"), statusChanged(1, "b"), statusChanged(3, "a")} {
+		ids := e.commit(t, ev)
+		e.pub.Publish(context.Background(), ids)
+		later = append(later, ids...)
+	}
+	two := e.commit(t, statusChanged(4, "a"), statusChanged(4, "b"))
+	e.pub.Publish(context.Background(), two)
+	later = append(later, two...)
+	close(gate)
+	if err := e.pub.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string][]string{"1": {first[0], later[1]}, "2": {later[0]}, "3": {later[2]}, "4": two}
+	if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
+		t.Errorf("delivered per key (-want +got):\n%s", d)
+	}
+	// One transaction marked all of the later calls' rows: they share its
+	// timestamp, which the first batch's does not.
+	var stamps []time.Time
+	for _, id := range append(first, later...) {
+		var at time.Time
+		if err := e.pool.QueryRow(context.Background(),
+			`SELECT published_at FROM matching_service.outbox WHERE id = $1`, id).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		stamps = append(stamps, at)
+	}
+	for i, at := range stamps[2:] {
+		if !at.Equal(stamps[1]) {
+			t.Errorf("row %d of the second batch published at %v, row 1 at %v: not one batch", i+2, at, stamps[1])
+		}
+	}
+	if stamps[0].Equal(stamps[1]) {
+		t.Errorf("the first batch and the second share the timestamp %v", stamps[0])
+	}
+}
+
+func TestPublish_whenTheQueueIsFullLeavesTheRowsToTheRelay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.WithQueueLimit(2))
+	gate := make(chan struct{})
+	e.sink.set(func(f *fakeSink) { f.gate = gate })
+	inFlight := e.commit(t, statusChanged(1, "a"))
+	e.pub.Publish(context.Background(), inFlight)
+	e.sink.waitHeld(t, 1)
+	queued := e.commit(t, statusChanged(2, "a"), statusChanged(3, "a"))
+	e.pub.Publish(context.Background(), queued)
+	overflow := e.commit(t, statusChanged(4, "a"))
+	e.pub.Publish(context.Background(), overflow)
+	close(gate)
+	if err := e.pub.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	if d := cmp.Diff([]outboxRow{{true, 1, false}, {true, 1, false}, {true, 1, false}, {false, 0, false}},
+		e.rows(t, append(append(inFlight, queued...), overflow...)...)); d != "" {
+		t.Errorf("rows (-want +got):\n%s", d)
+	}
+	if !strings.Contains(e.logs.String(), `"msg":"outbox: publish queue full; the relay will deliver","events":1`) {
+		t.Errorf("no warning of the full queue:\n%s", e.logs.String())
+	}
+	if n, err := e.pub.Relay(context.Background()); n != 1 || err != nil {
+		t.Fatalf("Relay = %d, %v; want 1, nil", n, err)
+	}
+}
+
+func TestClose_publishesWhatIsQueuedAndLeavesLaterCallsToTheRelay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	gate := make(chan struct{})
+	e.sink.set(func(f *fakeSink) { f.gate = gate })
+	first := e.commit(t, statusChanged(1, "a"))
+	e.pub.Publish(context.Background(), first)
+	e.sink.waitHeld(t, 1)
+	queued := e.commit(t, statusChanged(2, "a"))
+	e.pub.Publish(context.Background(), queued)
+
+	closed := make(chan error, 1)
+	go func() { closed <- e.pub.Close(context.Background()) }()
+	close(gate)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if d := cmp.Diff(append(first, queued...), e.sink.ids()); d != "" {
+		t.Errorf("delivered by the time Close returned (-want +got):\n%s", d)
+	}
+
+	after := e.commit(t, statusChanged(3, "a"))
+	e.pub.Publish(context.Background(), after)
+	if err := e.pub.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]outboxRow{{false, 0, false}}, e.rows(t, after...)); d != "" {
+		t.Errorf("row published after Close (-want +got):\n%s", d)
+	}
+	if n, err := e.pub.Relay(context.Background()); n != 1 || err != nil {
+		t.Fatalf("Relay = %d, %v; want 1, nil", n, err)
+	}
+}
+
+func TestClose_withASinkThatDoesNotAnswerReturnsWhenItsContextEndsAndLosesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, outbox.WithInlineWait(500*time.Millisecond))
+	e.sink.set(func(f *fakeSink) { f.hang = true })
+	ids := e.commit(t, statusChanged(1, "a"))
+	e.pub.Publish(context.Background(), ids)
+	more := e.commit(t, statusChanged(1, "b"), statusChanged(2, "a"))
+	e.pub.Publish(context.Background(), more)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.pub.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want the context's deadline", err)
+	}
+	// The batch in flight ends by the inline wait; the rest was either
+	// tried and failed or not tried: all of it waits in the outbox.
+	if err := e.pub.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.unpublished(t); n != 3 {
+		t.Fatalf("%d rows unpublished, want 3", n)
+	}
+	e.sink.set(func(f *fakeSink) { f.hang = false })
+	if n, err := e.pub.Relay(context.Background()); n != 3 || err != nil {
+		t.Fatalf("Relay = %d, %v; want 3, nil", n, err)
+	}
+	want := map[string][]string{"1": {ids[0], more[0]}, "2": {more[1]}}
+	if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
+		t.Errorf("delivered per key (-want +got):\n%s", d)
+	}
+}
+
+func TestPublish_ofACallLargerThanABatchDeliversEveryRowInOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	evs := make([]events.Outgoing, 2500)
+	for i := range evs {
+		evs[i] = statusChanged(i%7, fmt.Sprint(i))
+	}
+	ids := e.commit(t, evs...)
+	e.publish(t, ids)
+	want := map[string][]string{}
+	for i, id := range ids {
+		k := fmt.Sprint(i % 7)
+		want[k] = append(want[k], id)
+	}
+	if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
+		t.Errorf("delivered per key (-want +got):\n%s", d)
+	}
+	if n := e.unpublished(t); n != 0 {
+		t.Errorf("%d rows left unpublished", n)
 	}
 }
