@@ -12,6 +12,7 @@ import (
 
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/metrics"
+	"github.com/curavani/matching/pkg/metrics/metricstest"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -79,10 +80,10 @@ var businessWant = map[string]map[string]float64{
 	"matching_follow_up_calls_completed_total": {"": 2},
 }
 
-func diffBusiness(s scraped) string {
+func diffBusiness(s metricstest.Scrape) string {
 	got := map[string]map[string]float64{}
 	for name := range businessWant {
-		got[name] = s.series(name)
+		got[name] = s.Series(name)
 	}
 	return cmp.Diff(businessWant, got)
 }
@@ -113,15 +114,15 @@ func TestCollectBusiness_emptyDatabaseGivesZeros(t *testing.T) {
 	m.CollectBusiness(pool)
 	s := scrape(t, m.Handler())
 
-	if d := cmp.Diff(map[string]float64{"channel=email": 0, "channel=phone_call": 0}, s.series("matching_anfragen_sent_total")); d != "" {
+	if d := cmp.Diff(map[string]float64{"channel=email": 0, "channel=phone_call": 0}, s.Series("matching_anfragen_sent_total")); d != "" {
 		t.Errorf("sent (-want +got):\n%s", d)
 	}
 	for _, name := range []string{"matching_anfragen_created_total", "matching_follow_up_calls_scheduled_total", "matching_follow_up_calls_completed_total"} {
-		if got := s.value(t, name, ""); got != 0 {
+		if got := s.Value(t, name, ""); got != 0 {
 			t.Errorf("%s = %v, want 0", name, got)
 		}
 	}
-	if got := s.value(t, "matching_anfrage_response_time_seconds", "count"); got != 0 {
+	if got := s.Value(t, "matching_anfrage_response_time_seconds", "count"); got != 0 {
 		t.Errorf("response time count = %v, want 0", got)
 	}
 }
@@ -157,7 +158,7 @@ func TestCollectBusiness_honoursTheCache(t *testing.T) {
 	metrics.SetClock(m, func() time.Time { return now })
 	m.CollectBusiness(pool)
 
-	created := func() float64 { return scrape(t, m.Handler()).value(t, "matching_anfragen_created_total", "") }
+	created := func() float64 { return scrape(t, m.Handler()).Value(t, "matching_anfragen_created_total", "") }
 	if got := created(); got != 9 {
 		t.Fatalf("first scrape: created = %v, want 9", got)
 	}
@@ -199,7 +200,7 @@ func TestHandler_databaseDownKeepsTheOtherMetrics(t *testing.T) {
 		t.Fatalf("status %d, want 200", rec.Code)
 	}
 	s := scrape(t, m.Handler())
-	if got := s.value(t, "matching_events_consumed_total", "outcome=processed,source=patient-events,type=patient.deleted"); got != 1 {
+	if got := s.Value(t, "matching_events_consumed_total", "outcome=processed,source=patient-events,type=patient.deleted"); got != 1 {
 		t.Errorf("consumed = %v, want 1", got)
 	}
 	for _, name := range []string{"matching_anfragen_created_total", "matching_anfrage_response_time_seconds", "matching_outbox_backlog_events"} {
@@ -208,7 +209,7 @@ func TestHandler_databaseDownKeepsTheOtherMetrics(t *testing.T) {
 		}
 	}
 	// A scrape reports the failures of the scrapes before it.
-	if got := s.value(t, "promhttp_metric_handler_errors_total", "cause=gathering"); got != 1 {
+	if got := s.Value(t, "promhttp_metric_handler_errors_total", "cause=gathering"); got != 1 {
 		t.Errorf("gathering errors = %v, want 1 (the first scrape's)", got)
 	}
 }

@@ -54,7 +54,7 @@ func TestDrivenEvents_countedByOutcomeAndAsCompletedCalls(t *testing.T) {
 
 	s := scrape(t, srv)
 	got := map[string]float64{}
-	for k, v := range s.series("matching_events_consumed_total") {
+	for k, v := range s.Series("matching_events_consumed_total") {
 		if v > 0 {
 			got[k] = v
 		}
@@ -69,10 +69,10 @@ func TestDrivenEvents_countedByOutcomeAndAsCompletedCalls(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("consumed events (-want +got):\n%s", d)
 	}
-	if got := s.value(t, "matching_event_processing_duration_seconds", "source=communication-events,type=phone_call.completed,count"); got != 4 {
+	if got := s.Value(t, "matching_event_processing_duration_seconds", "source=communication-events,type=phone_call.completed,count"); got != 4 {
 		t.Errorf("timed phone_call.completed events = %v, want 4", got)
 	}
-	if got := s.value(t, "matching_follow_up_calls_completed_total", ""); got != 2 {
+	if got := s.Value(t, "matching_follow_up_calls_completed_total", ""); got != 2 {
 		t.Errorf("calls completed = %v, want 2", got)
 	}
 }

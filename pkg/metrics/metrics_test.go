@@ -41,20 +41,20 @@ func TestObserver_countsPublishedAndFailedByType(t *testing.T) {
 		zero["type="+typ] = 0
 	}
 	wantPublished := with(zero, map[string]float64{"type=therapeutenanfrage.created": 2, "type=other": 1})
-	if d := cmp.Diff(wantPublished, s.series("matching_events_published_total")); d != "" {
+	if d := cmp.Diff(wantPublished, s.Series("matching_events_published_total")); d != "" {
 		t.Errorf("matching_events_published_total (-want +got):\n%s", d)
 	}
 	wantFailed := with(zero, map[string]float64{"type=therapeutenanfrage.sent": 1})
-	if d := cmp.Diff(wantFailed, s.series("matching_events_publish_failed_total")); d != "" {
+	if d := cmp.Diff(wantFailed, s.Series("matching_events_publish_failed_total")); d != "" {
 		t.Errorf("matching_events_publish_failed_total (-want +got):\n%s", d)
 	}
-	if got := s.value(t, "matching_event_publish_duration_seconds", "count"); got != 4 {
+	if got := s.Value(t, "matching_event_publish_duration_seconds", "count"); got != 4 {
 		t.Errorf("publish duration count = %v, want 4", got)
 	}
-	if got := s.value(t, "matching_event_publish_duration_seconds", "le=0.005"); got != 3 {
+	if got := s.Value(t, "matching_event_publish_duration_seconds", "le=0.005"); got != 3 {
 		t.Errorf("publish duration le=0.005 = %v, want 3", got)
 	}
-	if got, want := s.value(t, "matching_event_publish_duration_seconds", "sum"), 2.007; !approx(got, want) {
+	if got, want := s.Value(t, "matching_event_publish_duration_seconds", "sum"), 2.007; !approx(got, want) {
 		t.Errorf("publish duration sum = %v, want %v", got, want)
 	}
 }
@@ -91,17 +91,17 @@ func TestObserveConsumed_countsBySourceTypeAndOutcome(t *testing.T) {
 		"outcome=ignored,source=patient-events,type=other":              1,
 		"outcome=processed,source=communication-events,type=email.sent": 1,
 	})
-	if d := cmp.Diff(want, s.series("matching_events_consumed_total")); d != "" {
+	if d := cmp.Diff(want, s.Series("matching_events_consumed_total")); d != "" {
 		t.Errorf("matching_events_consumed_total (-want +got):\n%s", d)
 	}
 	dur := "matching_event_processing_duration_seconds"
-	if got := s.value(t, dur, "source=patient-events,type=patient.deleted,count"); got != 4 {
+	if got := s.Value(t, dur, "source=patient-events,type=patient.deleted,count"); got != 4 {
 		t.Errorf("processing duration count of patient.deleted = %v, want 4", got)
 	}
-	if got := s.value(t, dur, "le=0.025,source=patient-events,type=patient.deleted"); got != 2 {
+	if got := s.Value(t, dur, "le=0.025,source=patient-events,type=patient.deleted"); got != 2 {
 		t.Errorf("processing duration le=0.025 of patient.deleted = %v, want 2", got)
 	}
-	if got := s.value(t, dur, "source=communication-events,type=email.sent,sum"); !approx(got, 0.005) {
+	if got := s.Value(t, dur, "source=communication-events,type=email.sent,sum"); !approx(got, 0.005) {
 		t.Errorf("processing duration sum of email.sent = %v, want 0.005", got)
 	}
 }
@@ -116,7 +116,7 @@ func TestObserveConsumed_boundsTheNumberOfSources(t *testing.T) {
 	}
 	s := scrape(t, m.Handler())
 	processed := map[string]float64{}
-	for k, v := range s.series("matching_events_consumed_total") {
+	for k, v := range s.Series("matching_events_consumed_total") {
 		if v > 0 {
 			processed[k] = v
 		}
@@ -142,7 +142,7 @@ func TestSetLag_reportsPerPartitionAndForgetsRevokedOnes(t *testing.T) {
 	m.ForgetLag("patient-events", 2)
 
 	want := map[string]float64{"partition=0,topic=patient-events": 7, "partition=1,topic=patient-events": 0}
-	if d := cmp.Diff(want, scrape(t, m.Handler()).series("matching_consumer_lag_messages")); d != "" {
+	if d := cmp.Diff(want, scrape(t, m.Handler()).Series("matching_consumer_lag_messages")); d != "" {
 		t.Errorf("matching_consumer_lag_messages (-want +got):\n%s", d)
 	}
 }
@@ -206,19 +206,19 @@ func TestOutboxWiring_countsSendsAndReportsTheBacklog(t *testing.T) {
 	}
 
 	s := scrape(t, m.Handler())
-	if got := s.value(t, "matching_events_published_total", "type=therapeutenanfrage.created"); got != 2 {
+	if got := s.Value(t, "matching_events_published_total", "type=therapeutenanfrage.created"); got != 2 {
 		t.Errorf("published created = %v, want 2", got)
 	}
-	if got := s.value(t, "matching_events_publish_failed_total", "type=therapeutenanfrage.sent"); got != 1 {
+	if got := s.Value(t, "matching_events_publish_failed_total", "type=therapeutenanfrage.sent"); got != 1 {
 		t.Errorf("failed sent = %v, want 1", got)
 	}
-	if got := s.value(t, "matching_event_publish_duration_seconds", "count"); got != 3 {
+	if got := s.Value(t, "matching_event_publish_duration_seconds", "count"); got != 3 {
 		t.Errorf("publish attempts timed = %v, want 3", got)
 	}
-	if got := s.value(t, "matching_outbox_backlog_events", ""); got != 1 {
+	if got := s.Value(t, "matching_outbox_backlog_events", ""); got != 1 {
 		t.Errorf("backlog = %v, want 1", got)
 	}
-	if got := s.value(t, "matching_outbox_oldest_unpublished_age_seconds", ""); got < 90 || got > 120 {
+	if got := s.Value(t, "matching_outbox_oldest_unpublished_age_seconds", ""); got < 90 || got > 120 {
 		t.Errorf("oldest unpublished age = %v s, want about 90", got)
 	}
 }
