@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,6 +24,7 @@ import (
 	"github.com/curavani/matching/pkg/metrics/metricstest"
 	"github.com/curavani/matching/pkg/neighbours/fake"
 	"github.com/curavani/matching/pkg/runtime"
+	"github.com/curavani/matching/pkg/runtime/logtest"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -35,40 +35,6 @@ const (
 	patientLastName  = "Quellenstein-Obradović"
 	dbPassword       = "pw-Lz8q-never-logged"
 )
-
-// logBuffer collects JSON log lines; the runtime's goroutines write to it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines parses every line as a JSON object.
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(b.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line is not JSON: %v: %s", err, sc.Text())
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // sinkServer accepts every CloudEvent POSTed to it and counts them by type.
 type sinkServer struct {
@@ -224,7 +190,7 @@ func TestAPI_metricsAndLogsOfAnAnfragesLife(t *testing.T) {
 			},
 		},
 	}
-	var logs logBuffer
+	var logs logtest.Buffer
 	p := startAPI(t, cfg, &logs)
 
 	patient := f.AddPatient(fake.SamplePatient(map[string]any{
@@ -315,7 +281,7 @@ func TestAPI_metricsAndLogsOfAnAnfragesLife(t *testing.T) {
 	var lifecycle []string
 	publishedLines := 0
 	sawSendError := false
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if l["function"] != name {
 			t.Errorf("line without function=%s: %v", name, l)
 		}

@@ -1,7 +1,6 @@
 package followup_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"github.com/curavani/matching/pkg/followup"
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/neighbours/fake"
+	"github.com/curavani/matching/pkg/runtime/logtest"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -44,14 +44,14 @@ type world struct {
 	pool *pgxpool.Pool
 	fake *fake.Fake
 	nb   *neighbours.Clients
-	logs *syncBuffer
+	logs *logtest.Buffer
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	pool, _ := storetest.New(t)
 	f, cfg := fake.Start(t)
-	return &world{t: t, pool: pool, fake: f, nb: neighbours.NewClients(cfg), logs: &syncBuffer{}}
+	return &world{t: t, pool: pool, fake: f, nb: neighbours.NewClients(cfg), logs: &logtest.Buffer{}}
 }
 
 // job returns a job with the production defaults (7 days, 10:00, Berlin).
@@ -196,23 +196,6 @@ func (w *world) callsPerAnfrage() map[int64]int {
 		out[c.TherapeutenanfrageID]++
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // The threshold counts calendar days in Europe/Berlin at the same clock

@@ -6,68 +6,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/handlers"
-	"github.com/curavani/matching/pkg/localkafka"
+	"github.com/curavani/matching/pkg/localkafka/kafkatest"
 	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
-// readRecords returns the first n records of topic, across its partitions.
-func readRecords(t testing.TB, brokers []string, topic string, n int) []*sarama.ConsumerMessage {
-	t.Helper()
-	c, err := sarama.NewConsumer(brokers, sarama.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	parts, err := c.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(chan *sarama.ConsumerMessage, 100)
-	for _, p := range parts {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				out <- m
-			}
-		}()
-	}
-	var got []*sarama.ConsumerMessage
-	deadline := time.After(15 * time.Second)
-	for len(got) < n {
-		select {
-		case m := <-out:
-			got = append(got, m)
-		case <-deadline:
-			t.Fatalf("read %d records from %s, want %d", len(got), topic, n)
-		}
-	}
-	return got
-}
-
 // The patient-deleted function in Kafka-direct mode, from a reference
 // service's plain JSON record to the event on matching-events.
 func TestPatientDeletedFunction_kafkaDirect_envelopeRecordCancelsTheSearchAndEmitsTheEvent(t *testing.T) {
-	broker, err := localkafka.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	brokers := kafkatest.Start(t)
 	pool, url := storetest.New(t)
 	search := insertSearch(t, pool, 7, "aktiv")
 
 	cfg := config.Common{
 		Database: config.Database{URL: url, MaxConns: 4},
 		Logging:  config.Logging{Level: "ERROR", Format: "json"},
-		Kafka: config.Kafka{BootstrapServers: broker.Addrs, Topic: "patient-events", LogLevel: "WARNING",
+		Kafka: config.Kafka{BootstrapServers: brokers, Topic: "patient-events", LogLevel: "WARNING",
 			MatchingEventsTopic: "matching-events", DLQTopic: "matching-events-dlq"},
 		Port: 0,
 	}
@@ -90,20 +46,12 @@ func TestPatientDeletedFunction_kafkaDirect_envelopeRecordCancelsTheSearchAndEmi
 		}
 	}()
 
-	pcfg := sarama.NewConfig()
-	pcfg.Producer.Return.Successes = true
-	p, err := sarama.NewSyncProducer(broker.Addrs, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := kafkatest.Producer(t, brokers)
 	value := `{"eventId":"6c1b4f0e-0000-4000-8000-000000000007","eventType":"patient.deleted","version":"1.0",` +
 		`"timestamp":"2025-08-11T09:44:00.123456","producer":"patient-service","payload":{"patient_id":7,"id":7}}`
-	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: "patient-events", Key: sarama.StringEncoder("7"), Value: sarama.StringEncoder(value)}); err != nil {
-		t.Fatal(err)
-	}
+	kafkatest.Produce(t, p, "patient-events", "7", value)
 
-	rec := readRecords(t, broker.Addrs, "matching-events", 1)[0]
+	rec := kafkatest.Read(t, brokers, "matching-events", 1)[0]
 	headers := map[string]string{}
 	for _, h := range rec.Headers {
 		headers[string(h.Key)] = string(h.Value)

@@ -16,85 +16,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/curavani/matching/pkg/events"
-	"github.com/curavani/matching/pkg/localkafka"
+	"github.com/curavani/matching/pkg/localkafka/kafkatest"
 	"github.com/curavani/matching/pkg/metrics"
 	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/sink"
 )
 
-func startKafka(t testing.TB) []string {
-	t.Helper()
-	b, err := localkafka.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b.Addrs
-}
-
-func producer(t testing.TB, brokers []string) sarama.SyncProducer {
-	t.Helper()
-	cfg := sarama.NewConfig()
-	cfg.Producer.Return.Successes = true
-	p, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
-}
-
 // envelope is a reference-service record value.
 func envelope(id, eventType, payload string) string {
 	return fmt.Sprintf(`{"eventId":%q,"eventType":%q,"version":"1.0","timestamp":"2025-08-11T09:44:00.123456","producer":"patient-service","payload":%s}`,
 		id, eventType, payload)
-}
-
-func produce(t testing.TB, p sarama.SyncProducer, topic, key, value string) {
-	t.Helper()
-	msg := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key), Value: sarama.StringEncoder(value)}
-	if _, _, err := p.SendMessage(msg); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readTopic returns the records of every partition of topic once n arrived
-// (or fails after a few seconds).
-func readTopic(t testing.TB, brokers []string, topic string, n int) []*sarama.ConsumerMessage {
-	t.Helper()
-	c, err := sarama.NewConsumer(brokers, sarama.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	parts, err := c.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(chan *sarama.ConsumerMessage, 100)
-	for _, p := range parts {
-		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		go func() {
-			for m := range pc.Messages() {
-				out <- m
-			}
-		}()
-	}
-	var got []*sarama.ConsumerMessage
-	deadline := time.After(10 * time.Second)
-	for len(got) < n {
-		select {
-		case m := <-out:
-			got = append(got, m)
-		case <-deadline:
-			t.Fatalf("read %d records from %s, want %d", len(got), topic, n)
-		}
-	}
-	return got
 }
 
 // scripted is a Handler that decodes like the real one, fails transiently
@@ -193,13 +124,13 @@ func committedOffsets(t testing.TB, brokers []string, group, topic string) map[i
 }
 
 func TestConsumer_retriesATransientFailureInPlaceAndKeepsPartitionOrder(t *testing.T) {
-	brokers := startKafka(t)
-	p := producer(t, brokers)
+	brokers := kafkatest.Start(t)
+	p := kafkatest.Producer(t, brokers)
 	var ids []string
 	for i := 1; i <= 5; i++ {
 		id := fmt.Sprintf("ev-%d", i)
 		ids = append(ids, id)
-		produce(t, p, "patient-events", "7", envelope(id, "patient.deleted", `{"patient_id":7}`))
+		kafkatest.Produce(t, p, "patient-events", "7", envelope(id, "patient.deleted", `{"patient_id":7}`))
 	}
 	h := &scripted{failures: map[string]int{"ev-2": 2}, done: make(chan struct{}), want: 5}
 	stop := runConsumer(t, brokers, "patient-events", "test-order", h)
@@ -225,15 +156,15 @@ func TestConsumer_retriesATransientFailureInPlaceAndKeepsPartitionOrder(t *testi
 }
 
 func TestConsumer_restartedConsumerResumesAfterTheLastCommittedRecord(t *testing.T) {
-	brokers := startKafka(t)
-	p := producer(t, brokers)
-	produce(t, p, "therapist-events", "1", envelope("a", "therapist.blocked", `{"therapist_id":1}`))
+	brokers := kafkatest.Start(t)
+	p := kafkatest.Producer(t, brokers)
+	kafkatest.Produce(t, p, "therapist-events", "1", envelope("a", "therapist.blocked", `{"therapist_id":1}`))
 	h1 := &scripted{done: make(chan struct{}), want: 1}
 	stop := runConsumer(t, brokers, "therapist-events", "test-resume", h1)
 	h1.wait(t)
 	stop()
 
-	produce(t, p, "therapist-events", "1", envelope("b", "therapist.blocked", `{"therapist_id":1}`))
+	kafkatest.Produce(t, p, "therapist-events", "1", envelope("b", "therapist.blocked", `{"therapist_id":1}`))
 	h2 := &scripted{done: make(chan struct{}), want: 1}
 	runConsumer(t, brokers, "therapist-events", "test-resume", h2)
 	h2.wait(t)
@@ -243,15 +174,15 @@ func TestConsumer_restartedConsumerResumesAfterTheLastCommittedRecord(t *testing
 }
 
 func TestConsumer_sendsAPoisonRecordToTheDeadLetterTopicAndGoesOn(t *testing.T) {
-	brokers := startKafka(t)
-	p := producer(t, brokers)
-	produce(t, p, "patient-events", "7", "this is not JSON")
-	produce(t, p, "patient-events", "7", envelope("good", "patient.deleted", `{"patient_id":7}`))
+	brokers := kafkatest.Start(t)
+	p := kafkatest.Producer(t, brokers)
+	kafkatest.Produce(t, p, "patient-events", "7", "this is not JSON")
+	kafkatest.Produce(t, p, "patient-events", "7", envelope("good", "patient.deleted", `{"patient_id":7}`))
 	h := &scripted{done: make(chan struct{}), want: 1}
 	runConsumer(t, brokers, "patient-events", "test-dlq", h)
 	h.wait(t)
 
-	recs := readTopic(t, brokers, "matching-events-dlq", 1)
+	recs := kafkatest.Read(t, brokers, "matching-events-dlq", 1)
 	m := recs[0]
 	headers := map[string]string{}
 	for _, rh := range m.Headers {
@@ -281,7 +212,7 @@ func TestConsumer_sendsAPoisonRecordToTheDeadLetterTopicAndGoesOn(t *testing.T) 
 }
 
 func TestConsumer_decodesCloudEventRecords(t *testing.T) {
-	brokers := startKafka(t)
+	brokers := kafkatest.Start(t)
 	cfg := sarama.NewConfig()
 	s, err := kafka_sarama.NewSender(brokers, cfg, "communication-events")
 	if err != nil {

@@ -1,10 +1,7 @@
 package runtime_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,45 +21,15 @@ import (
 	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/handlers"
+	"github.com/curavani/matching/pkg/localkafka/kafkatest"
 	"github.com/curavani/matching/pkg/metrics"
 	"github.com/curavani/matching/pkg/metrics/metricstest"
 	"github.com/curavani/matching/pkg/runtime"
+	"github.com/curavani/matching/pkg/runtime/logtest"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
-
-// logBuffer collects the JSON log lines the function's goroutines write.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(b.String()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line is not JSON: %v: %s", err, sc.Text())
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // The name in a patient.updated event and the database password, neither of
 // which may reach the log.
@@ -104,7 +71,7 @@ func TestRun_patientFunctionCountsItsEventsAndLogsThemByLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
+	var logs logtest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -196,7 +163,7 @@ func TestRun_patientFunctionCountsItsEventsAndLogsThemByLevel(t *testing.T) {
 		}
 	}
 	var got []string
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if l["function"] != "patient-deleted" {
 			t.Errorf("line without function=patient-deleted: %v", l)
 		}
@@ -294,10 +261,10 @@ func (g *gate) Handle(_ context.Context, e cloudevents.Event) (events.Inbound, e
 // three records the lag is 1 (the third itself), once all are done 0, and
 // when the consumer stops its partition's series is gone.
 func TestConsumer_countsRecordsAndReportsTheLagOfItsPartition(t *testing.T) {
-	brokers := startKafka(t)
-	p := producer(t, brokers)
+	brokers := kafkatest.Start(t)
+	p := kafkatest.Producer(t, brokers)
 	for i := 1; i <= 3; i++ {
-		produce(t, p, "therapist-events", "5", envelope(fmt.Sprintf("t-%d", i), "therapist.blocked", `{"therapist_id":5}`))
+		kafkatest.Produce(t, p, "therapist-events", "5", envelope(fmt.Sprintf("t-%d", i), "therapist.blocked", `{"therapist_id":5}`))
 	}
 	m := metrics.New(metrics.Options{})
 	g := &gate{hold: "t-3", arrived: make(chan struct{}), release: make(chan struct{}), all: make(chan struct{}), want: 3}
@@ -361,7 +328,7 @@ func TestRun_databaseErrorsDoNotLogThePassword(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logs logBuffer
+			var logs logtest.Buffer
 			err = runtime.Run(context.Background(), runtime.Options{
 				Name:   "patient-deleted",
 				Config: config.Common{Database: config.Database{URL: dbURL, MaxConns: 1, AutoMigrate: true}},
@@ -374,7 +341,7 @@ func TestRun_databaseErrorsDoNotLogThePassword(t *testing.T) {
 			if err == nil {
 				t.Fatal("Run returned nil")
 			}
-			lines := logs.lines(t)
+			lines := logs.Lines(t)
 			last := lines[len(lines)-1]
 			if last["level"] != "ERROR" || last["msg"] != "function stopped" || last["error"] == "" {
 				t.Errorf("last line %v, want ERROR function stopped with the error", last)
