@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -235,54 +233,6 @@ func TestDueFollowUps_canUseThePartialIndex(t *testing.T) {
 	}
 }
 
-// seedFollowUpBench fills the anfrage table with rows rows shaped like a
-// platform's history, one in a hundred due for a follow-up: 85 % answered,
-// 5 % already called, 3 % cancelled, 3 % unsent, 3 % sent in the last six
-// days, 1 % due (sent 8 to 60 days ago, marked anfragegroesse = 5).
-func seedFollowUpBench(tb testing.TB, pool *pgxpool.Pool, rows int) {
-	tb.Helper()
-	ctx := context.Background()
-	_, err := pool.Exec(ctx, `
-INSERT INTO matching_service.therapeutenanfrage
-    (therapist_id, anfragegroesse, erstellt_datum, gesendet_datum, antwort_datum, storniert_datum, phone_call_id)
-SELECT 1 + i % 5000,
-       CASE WHEN k = 0 THEN 5 ELSE 3 END,
-       sent - interval '1 hour',
-       CASE WHEN k BETWEEN 91 AND 96 THEN NULL ELSE sent END,
-       CASE WHEN k BETWEEN 1 AND 85 THEN sent + interval '3 days' END,
-       CASE WHEN k BETWEEN 91 AND 93 THEN sent END,
-       CASE WHEN k BETWEEN 86 AND 90 THEN 100000000 + i END
-FROM (
-    SELECT i, i % 100 AS k,
-           CASE WHEN i % 100 BETWEEN 97 AND 99
-                THEN (now() AT TIME ZONE 'utc') - (i % 6) * interval '1 day' - (i % 20) * interval '1 hour'
-                WHEN i % 100 = 0
-                THEN (now() AT TIME ZONE 'utc') - (8 + i % 53) * interval '1 day' - (i % 1440) * interval '1 minute'
-                ELSE (now() AT TIME ZONE 'utc') - (10 + (i::bigint * 7919) % 1000) * interval '1 day' - (i % 1440) * interval '1 minute'
-           END AS sent
-    FROM generate_series(1, $1::int) AS i
-) s`, rows)
-	if err != nil {
-		tb.Fatalf("seed: %v", err)
-	}
-	if _, err := pool.Exec(ctx, `VACUUM ANALYZE matching_service.therapeutenanfrage`); err != nil {
-		tb.Fatalf("vacuum: %v", err)
-	}
-}
-
-// benchRows is FOLLOW_UP_BENCH_ROWS (default 100,000; the closing note's
-// numbers use 1,000,000), so that make bench stays short.
-func benchRows(tb testing.TB) int {
-	if v := os.Getenv("FOLLOW_UP_BENCH_ROWS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 100 {
-			tb.Fatalf("FOLLOW_UP_BENCH_ROWS=%q: want a number of at least 100", v)
-		}
-		return n
-	}
-	return 100_000
-}
-
 // selectAll pages through the whole selection as the job does and returns
 // how many anfragen it found.
 func selectAll(tb testing.TB, pool *pgxpool.Pool, cutoff time.Time, pageSize int) int {
@@ -351,9 +301,9 @@ func followUpIndexDDL(tb testing.TB) string {
 func BenchmarkDueFollowUps_selection(b *testing.B) {
 	ctx := context.Background()
 	pool, _ := storetest.New(b)
-	rows := benchRows(b)
+	rows := storetest.FollowUpBenchRows(b)
 	start := time.Now()
-	seedFollowUpBench(b, pool, rows)
+	storetest.SeedFollowUpHistory(b, pool, rows)
 	b.Logf("seeded %d anfragen in %s", rows, time.Since(start).Round(time.Millisecond))
 	cutoff := time.Now().AddDate(0, 0, -7)
 	const pageSize = 500
