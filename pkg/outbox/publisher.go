@@ -144,10 +144,12 @@ type Publisher struct {
 	flushing   bool     // a flush goroutine runs
 	overflow   int      // rows refused for a full queue, not yet logged
 	closed     bool
-	closeBy    time.Time // after Close: no batch starts later
-	abandoned  int       // rows Close's deadline left untried
-	lastStart  time.Time // when the last batch started
-	lastCalls  int       // how many calls it completed
+	closeBy    time.Time     // after Close: no batch starts later
+	abandoned  int           // rows Close's deadline left untried
+	lastStart  time.Time     // when the last batch started
+	lastCalls  int           // how many calls it completed
+	flushers   int           // Flush calls waiting
+	hurry      chan struct{} // wakes a flush waiting to gather rows
 }
 
 // NewPublisher returns a Publisher of the outbox in pool through s. A nil log
@@ -156,7 +158,8 @@ func NewPublisher(pool *pgxpool.Pool, s sink.Sender, log *slog.Logger, opts ...O
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Publisher{pool: pool, sink: s, log: log, wait: DefaultInlineWait, batch: DefaultBatchSize, queueLimit: maxQueued}
+	p := &Publisher{pool: pool, sink: s, log: log, wait: DefaultInlineWait, batch: DefaultBatchSize,
+		queueLimit: maxQueued, hurry: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(p)
 	}
@@ -207,6 +210,10 @@ SELECT c.id::text, c.seq, c.event_type, c.partition_key, c.payload, c.created_at
 FROM claimed c
 ORDER BY c.seq`
 
+// The ids travel as text[] and are cast in SQL: pgx, given a []string for
+// a uuid[] parameter, builds and discards an error for every element before
+// it falls back to text (about 5 µs per row of a batch in a profile).
+
 // claimByID locks the given rows that are still unpublished. A row another
 // publisher holds is skipped rather than waited for: that publisher is
 // sending it. The outer query (claimColumns) then tells which of the locked
@@ -215,7 +222,7 @@ const claimByID = `
 WITH claimed AS (
     SELECT id, seq, event_type, partition_key, payload, created_at
     FROM matching_service.outbox
-    WHERE id = ANY($1::uuid[]) AND published_at IS NULL
+    WHERE id = ANY($1::text[]::uuid[]) AND published_at IS NULL
     FOR UPDATE SKIP LOCKED
 )` + claimColumns
 
@@ -240,14 +247,14 @@ WITH claimed AS (
 const markPublished = `
 UPDATE matching_service.outbox
 SET published_at = now(), attempts = attempts + 1
-WHERE id = ANY($1::uuid[])`
+WHERE id = ANY($1::text[]::uuid[])`
 
 // markFailed records a failed attempt and its error on each row.
 const markFailed = `
 UPDATE matching_service.outbox AS o
 SET attempts = o.attempts + 1, last_error = f.err
-FROM unnest($1::uuid[], $2::text[]) AS f(id, err)
-WHERE o.id = f.id`
+FROM unnest($1::text[], $2::text[]) AS f(id, err)
+WHERE o.id = f.id::uuid`
 
 // Publish hands the outbox rows ids, written by a transaction that has just
 // committed, to the publisher and returns at once: it never blocks the
@@ -289,9 +296,19 @@ func (p *Publisher) Publish(_ context.Context, ids []string) {
 func (p *Publisher) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	r := p.last
+	p.flushers++
 	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.flushers--
+		p.mu.Unlock()
+	}()
 	if r == nil {
 		return nil
+	}
+	select {
+	case p.hurry <- struct{}{}:
+	default:
 	}
 	select {
 	case <-r.done:
@@ -351,9 +368,14 @@ func (p *Publisher) flush() {
 		// most every batchInterval, so that it takes more rows: the fixed
 		// cost of a batch is spread over them. A lone call goes at once.
 		if wait := time.Until(p.lastStart.Add(batchInterval)); wait > 0 && p.lastCalls > 1 &&
-			!p.closed && p.queued < maxBatchIDs {
+			!p.closed && p.flushers == 0 && p.queued < maxBatchIDs {
 			p.mu.Unlock()
-			time.Sleep(wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-p.hurry: // Flush or Close: no more waiting
+				t.Stop()
+			}
 			p.mu.Lock()
 		}
 		p.lastStart = time.Now()
