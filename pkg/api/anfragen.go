@@ -25,47 +25,28 @@ func anfrageNotFound(id int64) error { return fault.NotFoundf("Anfrage %d not fo
 var errNoEligible = errors.New("no eligible patients")
 
 // POST /api/therapeutenanfragen/erstellen-fuer-therapeut
-func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createAnfrage(r *http.Request) (int, any, error) {
 	ctx := r.Context()
-	b, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	b := readBody(r)
+	therapistID := b.requiredInt("therapist_id")
+	prefix := b.requiredStr("plz_prefix")
+	sendNow := b.boolean("sofort_senden", false)
+	if err := b.err(); err != nil {
+		return 0, nil, err
 	}
-	therapistID, err := b.integer("therapist_id", true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	if err := s.checkPrefix(prefix); err != nil {
+		return 0, nil, err
 	}
-	prefix, err := b.str("plz_prefix")
-	if err == nil && prefix == nil {
-		err = missingArg("plz_prefix")
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	sendNow, err := b.boolean("sofort_senden", false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.checkPrefix(*prefix); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, entries, err := s.create(ctx, *therapistID, *prefix)
+	a, entries, err := s.create(ctx, therapistID, prefix)
 	if errors.Is(err, errNoEligible) {
-		writeJSON(w, http.StatusOK, map[string]any{
+		return http.StatusOK, map[string]any{
 			"message":      "No eligible patients found for this therapist",
-			"therapist_id": *therapistID,
-			"plz_prefix":   *prefix,
-		})
-		return
+			"therapist_id": therapistID,
+			"plz_prefix":   prefix,
+		}, nil
 	}
 	if err != nil {
-		s.writeError(w, r, creationFailed(err))
-		return
+		return 0, nil, creationFailed(err)
 	}
 	sent := false
 	if sendNow {
@@ -77,22 +58,18 @@ func (s *Server) createAnfrage(w http.ResponseWriter, r *http.Request) {
 			sent = true
 		}
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{
+	return http.StatusCreated, map[string]any{
 		"message":        fmt.Sprintf("Created anfrage with %d patients", len(entries)),
 		"anfrage_id":     a.ID,
 		"therapist_id":   a.TherapistID,
 		"anfragegroesse": len(entries),
 		"patient_ids":    patientIDs(entries),
 		"gesendet":       sent,
-	})
+	}, nil
 }
 
 func patientIDs(entries []store.AnfrageEntry) []int64 {
-	ids := make([]int64, len(entries))
-	for i, e := range entries {
-		ids[i] = e.PatientID
-	}
-	return ids
+	return idsOf(entries, func(e store.AnfrageEntry) int64 { return e.PatientID })
 }
 
 // create builds an anfrage for therapist tid from the searches of the PLZ
@@ -252,61 +229,43 @@ type anfrageListItem struct {
 }
 
 // GET /api/therapeutenanfragen
-func (s *Server) listAnfragen(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+func (s *Server) listAnfragen(r *http.Request) (int, any, error) {
+	q := readQuery(r)
 	now := s.now()
 	f := store.AnfrageFilter{
 		FollowUpBefore: now.Add(-time.Duration(s.cfg.Matching.FollowUpThresholdDays) * 24 * time.Hour),
 	}
-	var err error
-	if f.TherapistID, err = queryInt(q, "therapist_id"); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	f.TherapistID = q.integer("therapist_id")
 	switch v := q.Get("versand_status"); v {
 	case "":
 	case "gesendet", "ungesendet":
 		sent := v == "gesendet"
 		f.Sent = &sent
 	default:
-		s.writeError(w, r, fault.Invalidf("Invalid versand_status. Use 'gesendet' or 'ungesendet'"))
-		return
+		q.fail(fault.Invalidf("Invalid versand_status. Use 'gesendet' or 'ungesendet'"))
 	}
 	switch v := q.Get("antwort_status"); v {
 	case "":
 	case "beantwortet", "ausstehend":
 		f.Answer = &v
 	default:
-		s.writeError(w, r, fault.Invalidf("Invalid antwort_status. Use 'beantwortet' or 'ausstehend'"))
-		return
+		q.fail(fault.Invalidf("Invalid antwort_status. Use 'beantwortet' or 'ausstehend'"))
 	}
-	if f.FollowUp, err = queryBool(q, "nachverfolgung_erforderlich"); err != nil {
-		s.writeError(w, r, err)
-		return
+	f.FollowUp = q.boolean("nachverfolgung_erforderlich")
+	f.MinSize = q.count("min_size")
+	f.MaxSize = q.count("max_size")
+	if err := q.err(); err != nil {
+		return 0, nil, err
 	}
-	if f.MinSize, err = queryIntAsInt(q, "min_size"); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if f.MaxSize, err = queryIntAsInt(q, "max_size"); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	page, limit := pagination(q)
+	page, limit := q.pagination()
 	f.Limit, f.Offset = limit, offset(page, limit)
 	list, totals, err := store.ListAnfragen(r.Context(), s.cfg.Pool, f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	tids := make([]int64, len(list))
-	for i, a := range list {
-		tids[i] = a.TherapistID
-	}
-	therapists, err := s.therapists(r.Context(), tids)
+	therapists, err := s.therapists(r.Context(), idsOf(list, func(a store.Anfrage) int64 { return a.TherapistID }))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	data := make([]anfrageListItem, 0, len(list))
 	for _, a := range list {
@@ -328,7 +287,7 @@ func (s *Server) listAnfragen(w http.ResponseWriter, r *http.Request) {
 			StorniertDatum:             matching.FormatTimestampPtr(a.CancelledAt),
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return http.StatusOK, map[string]any{
 		"data": data, "page": page, "limit": limit, "total": totals.Total,
 		"summary": map[string]int{
 			"total_anfragen":    totals.Total,
@@ -336,7 +295,7 @@ func (s *Server) listAnfragen(w http.ResponseWriter, r *http.Request) {
 			"pending_responses": totals.Pending,
 			"needing_follow_up": totals.NeedingFollowUp,
 		},
-	})
+	}, nil
 }
 
 type anfragePatientItem struct {
@@ -352,11 +311,10 @@ type anfragePatientItem struct {
 }
 
 // GET /api/therapeutenanfragen/{id}
-func (s *Server) getAnfrage(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) getAnfrage(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
 	}
 	ctx := r.Context()
 	now := s.now()
@@ -365,27 +323,19 @@ func (s *Server) getAnfrage(w http.ResponseWriter, r *http.Request) {
 		err = anfrageNotFound(id)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	entries, err := store.AnfrageEntries(ctx, s.cfg.Pool, id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	therapists, err := s.therapists(ctx, []int64{a.TherapistID})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	pids := make([]int64, len(entries))
-	for i, e := range entries {
-		pids[i] = e.PatientID
-	}
-	patients, err := s.patients(ctx, pids)
+	patients, err := s.patients(ctx, patientIDs(entries))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	items := make([]anfragePatientItem, 0, len(entries))
 	for _, e := range entries {
@@ -400,7 +350,7 @@ func (s *Server) getAnfrage(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	t, found := therapists[a.TherapistID]
-	writeJSON(w, http.StatusOK, map[string]any{
+	return http.StatusOK, map[string]any{
 		"id":                a.ID,
 		"therapist_id":      a.TherapistID,
 		"therapist":         rawRecord(t.Raw, found),
@@ -423,25 +373,23 @@ func (s *Server) getAnfrage(w http.ResponseWriter, r *http.Request) {
 		"storniert_datum":             matching.FormatTimestampPtr(a.CancelledAt),
 		"storniert_grund":             a.CancelReason,
 		"patients":                    items,
-	})
+	}, nil
 }
 
 // DELETE /api/therapeutenanfragen/{id}: allowed in any state; emails and
 // phone calls in the communication service stay.
-func (s *Server) deleteAnfrage(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) deleteAnfrage(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
 	}
 	found, err := store.DeleteAnfrage(r.Context(), s.cfg.Pool, id)
 	if err == nil && !found {
 		err = anfrageNotFound(id)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	s.log.Info("anfrage deleted", slog.Int64("anfrage_id", id))
-	writeJSON(w, http.StatusOK, map[string]any{"message": "Therapeutenanfrage deleted successfully"})
+	return http.StatusOK, map[string]any{"message": "Therapeutenanfrage deleted successfully"}, nil
 }

@@ -74,43 +74,30 @@ func (p *patientResponse) validate() error {
 // period, and the events response_received, cooling.period_started and
 // search.status_changed. A second, different response is 409; the same
 // response again is answered 200 with what was stored.
-func (s *Server) recordResponse(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.notFound(w, r)
-		return
-	}
-	ctx := r.Context()
-	b, err := readBody(r)
+func (s *Server) recordResponse(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	rawResponses := b.present("patient_responses")
-	if rawResponses == nil {
-		s.writeError(w, r, missingArg("patient_responses"))
-		return
+	b := readBody(r)
+	raw := b.required("patient_responses")
+	if err := b.err(); err != nil {
+		return 0, nil, err
 	}
-	responses, err := parseResponses(rawResponses)
+	responses, err := parseResponses(raw)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	notes, err := b.str("notizen")
+	notes := b.str("notizen")
+	b.boolean("follow_up_required", false) // validated, not used
+	if err := b.err(); err != nil {
+		return 0, nil, err
+	}
+	result, err := s.record(r.Context(), id, responses, notes)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	if _, err := b.boolean("follow_up_required", false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	result, err := s.record(ctx, id, responses, notes)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, result)
+	return http.StatusOK, result, nil
 }
 
 // record stores a therapist's response to anfrage id and returns the answer

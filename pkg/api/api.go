@@ -82,35 +82,29 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Routes are the mux patterns the API serves, for a server that mounts it
-// next to other routes.
-var Routes = []string{
-	"GET /api/", "POST /api/", "PUT /api/", "DELETE /api/", "OPTIONS /api/",
-}
-
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /health", s.health)
+	m, h := s.mux, s.handle
+	m.HandleFunc("GET /health", h(s.health))
 
-	m.HandleFunc("GET /api/platzsuchen", s.listSearches)
-	m.HandleFunc("POST /api/platzsuchen", s.createSearch)
-	m.HandleFunc("GET /api/platzsuchen/{id}", s.getSearch)
-	m.HandleFunc("PUT /api/platzsuchen/{id}", s.updateSearch)
-	m.HandleFunc("DELETE /api/platzsuchen/{id}", s.deleteSearch)
-	m.HandleFunc("POST /api/platzsuchen/{id}/kontaktanfrage", s.requestContacts)
+	m.HandleFunc("GET /api/platzsuchen", h(s.listSearches))
+	m.HandleFunc("POST /api/platzsuchen", h(s.createSearch))
+	m.HandleFunc("GET /api/platzsuchen/{id}", h(s.getSearch))
+	m.HandleFunc("PUT /api/platzsuchen/{id}", h(s.updateSearch))
+	m.HandleFunc("DELETE /api/platzsuchen/{id}", h(s.deleteSearch))
+	m.HandleFunc("POST /api/platzsuchen/{id}/kontaktanfrage", h(s.requestContacts))
 
-	m.HandleFunc("GET /api/therapeuten-zur-auswahl", s.selectTherapists)
-	m.HandleFunc("GET /api/therapeuten/{therapist_id}/naechster-kontakt", s.getCooling)
-	m.HandleFunc("PUT /api/therapeuten/{therapist_id}/naechster-kontakt", s.setCooling)
+	m.HandleFunc("GET /api/therapeuten-zur-auswahl", h(s.selectTherapists))
+	m.HandleFunc("GET /api/therapeuten/{therapist_id}/naechster-kontakt", h(s.getCooling))
+	m.HandleFunc("PUT /api/therapeuten/{therapist_id}/naechster-kontakt", h(s.setCooling))
 
-	m.HandleFunc("POST /api/therapeutenanfragen/erstellen-fuer-therapeut", s.createAnfrage)
-	m.HandleFunc("GET /api/therapeutenanfragen", s.listAnfragen)
-	m.HandleFunc("GET /api/therapeutenanfragen/{id}", s.getAnfrage)
-	m.HandleFunc("DELETE /api/therapeutenanfragen/{id}", s.deleteAnfrage)
-	m.HandleFunc("POST /api/therapeutenanfragen/{id}/senden", s.sendAnfrage)
-	m.HandleFunc("PUT /api/therapeutenanfragen/{id}/antwort", s.recordResponse)
+	m.HandleFunc("POST /api/therapeutenanfragen/erstellen-fuer-therapeut", h(s.createAnfrage))
+	m.HandleFunc("GET /api/therapeutenanfragen", h(s.listAnfragen))
+	m.HandleFunc("GET /api/therapeutenanfragen/{id}", h(s.getAnfrage))
+	m.HandleFunc("DELETE /api/therapeutenanfragen/{id}", h(s.deleteAnfrage))
+	m.HandleFunc("POST /api/therapeutenanfragen/{id}/senden", h(s.sendAnfrage))
+	m.HandleFunc("PUT /api/therapeutenanfragen/{id}/antwort", h(s.recordResponse))
 
-	m.HandleFunc("/", s.notFound)
+	m.HandleFunc("/", h(func(*http.Request) (int, any, error) { return 0, nil, errNoRoute }))
 }
 
 // ServeHTTP applies CORS, authentication and the body limit, then routes.
@@ -164,14 +158,8 @@ func (s *Server) authorized(r *http.Request) bool {
 	return match == 1 && token != ""
 }
 
-func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "healthy", "service": "matching-service"})
-}
-
-func (s *Server) notFound(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusNotFound, map[string]string{
-		"message": "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.",
-	})
+func (s *Server) health(*http.Request) (int, any, error) {
+	return http.StatusOK, map[string]string{"status": "healthy", "service": "matching-service"}, nil
 }
 
 // now is the request's time: naive UTC at microsecond precision, as the

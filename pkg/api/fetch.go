@@ -62,6 +62,15 @@ func fetchAll[T any](ctx context.Context, ids []int64, limit int, get func(conte
 	return out, nil
 }
 
+// idsOf is the id of each element of list.
+func idsOf[T any](list []T, id func(T) int64) []int64 {
+	ids := make([]int64, len(list))
+	for i, x := range list {
+		ids[i] = id(x)
+	}
+	return ids
+}
+
 func (s *Server) patients(ctx context.Context, ids []int64) (map[int64]neighbours.Patient, error) {
 	return fetchAll(ctx, ids, s.cfg.Concurrency, s.cfg.Patients.Patient)
 }

@@ -21,75 +21,103 @@ const (
 	maxLimit     = 1000
 )
 
+// args keeps the first error of a run of argument reads, so a handler reads
+// all its arguments and checks once; the client sees the error of the first
+// bad argument in the order the handler reads them. A read after an error
+// returns the zero value.
+type args struct{ failed error }
+
+// fail records err unless an earlier read already failed.
+func (a *args) fail(err error) {
+	if a.failed == nil {
+		a.failed = err
+	}
+}
+
+// err is the first error of the reads so far, or nil.
+func (a *args) err() error { return a.failed }
+
 // body is a decoded JSON request body: the top-level keys and their raw values.
-type body map[string]json.RawMessage
+type body struct {
+	args
+	fields map[string]json.RawMessage
+}
 
 // readBody decodes the request's JSON object. An empty body is an empty
 // object; malformed JSON is 400 "Invalid JSON body"; more than MaxBodyBytes
-// is 413.
-func readBody(r *http.Request) (body, error) {
+// is 413. The error is the body's first (see args).
+func readBody(r *http.Request) *body {
+	b := &body{}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, &fault.Error{Kind: fault.TooLarge, Message: "Request body too large (limit 1 MiB)", Err: err}
+			b.fail(&fault.Error{Kind: fault.TooLarge, Message: "Request body too large (limit 1 MiB)", Err: err})
+		} else {
+			b.fail(fault.Invalidf("Invalid JSON body").Wrap(err))
 		}
-		return nil, fault.Invalidf("Invalid JSON body").Wrap(err)
+		return b
 	}
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return body{}, nil
+	if data = bytes.TrimSpace(data); len(data) > 0 {
+		if err := json.Unmarshal(data, &b.fields); err != nil {
+			b.fail(fault.Invalidf("Invalid JSON body").Wrap(err))
+		}
 	}
-	var b body
-	if err := json.Unmarshal(data, &b); err != nil {
-		return nil, fault.Invalidf("Invalid JSON body").Wrap(err)
-	}
-	if b == nil {
-		b = body{}
-	}
-	return b, nil
+	return b
 }
 
 // present returns the raw value of name, or nil when it is absent or null
 // (reqparse treats both as "not given").
-func (b body) present(name string) json.RawMessage {
-	v, ok := b[name]
+func (b *body) present(name string) json.RawMessage {
+	v, ok := b.fields[name]
 	if !ok || string(v) == "null" {
 		return nil
 	}
 	return v
 }
 
-// integer reads an int argument: a JSON integer or a string holding one, as
-// Python's int() accepts. required makes absence a reqparse 400.
-func (b body) integer(name string, required bool) (*int64, error) {
+// required is present for an argument that must be given: absence is
+// reqparse's 400.
+func (b *body) required(name string) json.RawMessage {
 	v := b.present(name)
 	if v == nil {
-		if required {
-			return nil, missingArg(name)
-		}
-		return nil, nil
+		b.fail(missingArg(name))
 	}
+	return v
+}
+
+// requiredInt reads a required int argument: a JSON integer or a string
+// holding one, as Python's int() accepts.
+func (b *body) requiredInt(name string) int64 {
+	v := b.required(name)
+	if b.failed != nil {
+		return 0
+	}
+	i, err := parseInt(name, v)
+	b.fail(err)
+	return i
+}
+
+func parseInt(name string, v json.RawMessage) (int64, error) {
 	var n json.Number
 	var s string
 	switch {
 	case json.Unmarshal(v, &n) == nil:
 		if i, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
-			return &i, nil
+			return i, nil
 		}
 		if f, err := n.Float64(); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			i := int64(f)
-			return &i, nil
+			return int64(f), nil
 		}
-		return nil, argError(name, intLiteral(n.String()))
+		return 0, argError(name, intLiteral(n.String()))
 	case json.Unmarshal(v, &s) == nil:
 		i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
-			return nil, argError(name, intLiteral(s))
+			return 0, argError(name, intLiteral(s))
 		}
-		return &i, nil
+		return i, nil
 	}
-	return nil, argError(name, intLiteral(string(v)))
+	return 0, argError(name, intLiteral(string(v)))
 }
 
 // intLiteral is Python's int() error text.
@@ -99,45 +127,56 @@ func intLiteral(s string) string {
 
 // str reads an optional string argument; a number is taken as its text, as
 // Python's str() would.
-func (b body) str(name string) (*string, error) {
+func (b *body) str(name string) *string {
 	v := b.present(name)
-	if v == nil {
-		return nil, nil
+	if v == nil || b.failed != nil {
+		return nil
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err == nil {
-		return &s, nil
+		return &s
 	}
 	var n json.Number
 	if err := json.Unmarshal(v, &n); err == nil {
 		s = n.String()
-		return &s, nil
+		return &s
 	}
-	return nil, argError(name, "must be a string")
+	b.fail(argError(name, "must be a string"))
+	return nil
+}
+
+// requiredStr is str for an argument that must be given.
+func (b *body) requiredStr(name string) string {
+	b.required(name)
+	if s := b.str(name); s != nil {
+		return *s
+	}
+	return ""
 }
 
 // boolean reads a boolean argument: JSON true/false, 1/0, or the strings
 // "true", "false", "1", "0" (any case). Unlike the reference, "false" is false.
-func (b body) boolean(name string, def bool) (bool, error) {
+func (b *body) boolean(name string, def bool) bool {
 	v := b.present(name)
-	if v == nil {
-		return def, nil
+	if v == nil || b.failed != nil {
+		return def
 	}
 	var x any
 	_ = json.Unmarshal(v, &x)
 	switch t := x.(type) {
 	case bool:
-		return t, nil
+		return t
 	case float64:
 		if t == 0 || t == 1 {
-			return t == 1, nil
+			return t == 1
 		}
 	case string:
 		if p, ok := parseBool(t); ok {
-			return p, nil
+			return p
 		}
 	}
-	return false, argError(name, boolHelp(string(v)))
+	b.fail(argError(name, boolHelp(string(v))))
+	return false
 }
 
 func parseBool(s string) (value, ok bool) {
@@ -154,49 +193,60 @@ func boolHelp(v string) string {
 	return fmt.Sprintf("Invalid boolean value %s; use true, false, 1 or 0", v)
 }
 
-// queryInt reads an optional integer query parameter; absent or empty is nil.
-func queryInt(q url.Values, name string) (*int64, error) {
+// query reads a request's query parameters; its error is the first (see args).
+type query struct {
+	args
+	url.Values
+}
+
+func readQuery(r *http.Request) *query { return &query{Values: r.URL.Query()} }
+
+// integer reads an optional integer parameter; absent or empty is nil.
+func (q *query) integer(name string) *int64 {
 	s := strings.TrimSpace(q.Get(name))
-	if s == "" {
-		return nil, nil
+	if s == "" || q.failed != nil {
+		return nil
 	}
 	i, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return nil, argError(name, intLiteral(q.Get(name)))
+		q.fail(argError(name, intLiteral(q.Get(name))))
+		return nil
 	}
-	return &i, nil
+	return &i
 }
 
-// queryIntAsInt is queryInt for counts compared with int columns.
-func queryIntAsInt(q url.Values, name string) (*int, error) {
-	v, err := queryInt(q, name)
-	if v == nil || err != nil {
-		return nil, err
+// count is integer for counts compared with int columns.
+func (q *query) count(name string) *int {
+	v := q.integer(name)
+	if v == nil {
+		return nil
 	}
 	if *v > math.MaxInt32 || *v < math.MinInt32 {
-		return nil, argError(name, intLiteral(q.Get(name)))
+		q.fail(argError(name, intLiteral(q.Get(name))))
+		return nil
 	}
 	i := int(*v)
-	return &i, nil
+	return &i
 }
 
-// queryBool reads an optional boolean query parameter (true/false/1/0).
-func queryBool(q url.Values, name string) (*bool, error) {
+// boolean reads an optional boolean parameter (true/false/1/0).
+func (q *query) boolean(name string) *bool {
 	s := q.Get(name)
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
+	if strings.TrimSpace(s) == "" || q.failed != nil {
+		return nil
 	}
 	v, ok := parseBool(s)
 	if !ok {
-		return nil, argError(name, boolHelp("'"+s+"'"))
+		q.fail(argError(name, boolHelp("'"+s+"'")))
+		return nil
 	}
-	return &v, nil
+	return &v
 }
 
 // pagination reads page and limit as the reference does: defaults 1 and 20,
 // a value that is not an integer falls back to the default, page is at
 // least 1 and limit between 1 and 1000.
-func pagination(q url.Values) (page, limit int) {
+func (q *query) pagination() (page, limit int) {
 	page, limit = 1, defaultLimit
 	if v, err := strconv.Atoi(strings.TrimSpace(q.Get("page"))); err == nil {
 		page = v
@@ -218,13 +268,16 @@ func offset(page, limit int) int {
 	return (page - 1) * limit
 }
 
-// pathID reads an integer path parameter; false when it is not one (the
-// reference's <int:…> route then does not match: 404).
-func pathID(r *http.Request, name string) (int64, bool) {
+// pathID reads an integer path parameter; when it is not one the reference's
+// <int:…> route does not match, and the error is its 404.
+func pathID(r *http.Request, name string) (int64, error) {
 	s := r.PathValue(name)
 	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, false
+		return 0, errNoRoute
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil && id <= math.MaxInt32
+	if err != nil || id > math.MaxInt32 {
+		return 0, errNoRoute
+	}
+	return id, nil
 }

@@ -42,44 +42,30 @@ type searchListItem struct {
 }
 
 // GET /api/platzsuchen
-func (s *Server) listSearches(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+func (s *Server) listSearches(r *http.Request) (int, any, error) {
+	q := readQuery(r)
 	var f store.SearchFilter
 	if st := q.Get("status"); st != "" {
 		if !matching.IsValidStatus(st) {
-			s.writeError(w, r, invalidStatus(st))
-			return
+			q.fail(invalidStatus(st))
 		}
 		f.Status = &st
 	}
-	var err error
-	if f.PatientID, err = queryInt(q, "patient_id"); err != nil {
-		s.writeError(w, r, err)
-		return
+	f.PatientID = q.integer("patient_id")
+	f.MinAnfragen = q.count("min_anfragen")
+	f.MaxAnfragen = q.count("max_anfragen")
+	if err := q.err(); err != nil {
+		return 0, nil, err
 	}
-	if f.MinAnfragen, err = queryIntAsInt(q, "min_anfragen"); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if f.MaxAnfragen, err = queryIntAsInt(q, "max_anfragen"); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	page, limit := pagination(q)
+	page, limit := q.pagination()
 	f.Limit, f.Offset = limit, offset(page, limit)
 	searches, total, err := store.ListSearches(r.Context(), s.cfg.Pool, f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	ids := make([]int64, len(searches))
-	for i, x := range searches {
-		ids[i] = x.PatientID
-	}
-	patients, err := s.patients(r.Context(), ids)
+	patients, err := s.patients(r.Context(), idsOf(searches, func(x store.Search) int64 { return x.PatientID }))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	data := make([]searchListItem, 0, len(searches))
 	for _, x := range searches {
@@ -96,7 +82,7 @@ func (s *Server) listSearches(w http.ResponseWriter, r *http.Request) {
 			OffenFuerGruppentherapie: found && p.OffenFuerGruppentherapie != nil && *p.OffenFuerGruppentherapie,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "page": page, "limit": limit, "total": total})
+	return http.StatusOK, map[string]any{"data": data, "page": page, "limit": limit, "total": total}, nil
 }
 
 type searchHistoryItem struct {
@@ -111,11 +97,10 @@ type searchHistoryItem struct {
 }
 
 // GET /api/platzsuchen/{id}
-func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) getSearch(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
 	}
 	ctx := r.Context()
 	x, err := store.GetSearch(ctx, s.cfg.Pool, id)
@@ -123,27 +108,19 @@ func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
 		err = searchNotFound(id)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	entries, err := store.SearchEntries(ctx, s.cfg.Pool, id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	patients, err := s.patients(ctx, []int64{x.PatientID})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	tids := make([]int64, len(entries))
-	for i, e := range entries {
-		tids[i] = e.TherapistID
-	}
-	therapists, err := s.therapists(ctx, tids)
+	therapists, err := s.therapists(ctx, idsOf(entries, func(e store.SearchEntry) int64 { return e.TherapistID }))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	history := make([]searchHistoryItem, 0, len(entries))
 	for _, e := range entries {
@@ -157,7 +134,7 @@ func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	p, found := patients[x.PatientID]
-	writeJSON(w, http.StatusOK, map[string]any{
+	return http.StatusOK, map[string]any{
 		"id":                             x.ID,
 		"patient_id":                     x.PatientID,
 		"patient":                        rawRecord(p.Raw, found),
@@ -170,7 +147,7 @@ func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
 		"aktive_anfragen":                x.ActiveAnfragen,
 		"gesamt_anfragen":                x.TotalAnfragen,
 		"anfrage_verlauf":                history,
-	})
+	}, nil
 }
 
 func exclusionsOrEmpty(raw json.RawMessage) json.RawMessage {
@@ -181,38 +158,27 @@ func exclusionsOrEmpty(raw json.RawMessage) json.RawMessage {
 }
 
 // POST /api/platzsuchen
-func (s *Server) createSearch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createSearch(r *http.Request) (int, any, error) {
 	ctx := r.Context()
-	b, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	b := readBody(r)
+	patientID := b.requiredInt("patient_id")
+	notes := b.str("notizen")
+	if err := b.err(); err != nil {
+		return 0, nil, err
 	}
-	patientID, err := b.integer("patient_id", true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	p, err := s.cfg.Patients.Patient(ctx, patientID)
+	if fault.KindOf(err) == fault.NotFound {
+		return 0, nil, fault.NotFoundf("Patient %d not found", patientID).Wrap(err)
 	}
-	notes, err := b.str("notizen")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	p, err := s.cfg.Patients.Patient(ctx, *patientID)
-	if err != nil {
-		if fault.KindOf(err) == fault.NotFound {
-			err = fault.NotFoundf("Patient %d not found", *patientID).Wrap(err)
-		}
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if err := matching.ValidatePatientForSearch(p); err != nil {
 		msg := err.Error()
 		if fe := fault.As(err); fe != nil {
 			msg = fe.Message
 		}
-		s.writeError(w, r, fault.Invalidf("Cannot create platzsuche: %s", msg).With("patient_id", *patientID))
-		return
+		return 0, nil, fault.Invalidf("Cannot create platzsuche: %s", msg).With("patient_id", patientID)
 	}
 	now := s.now()
 	var note *string
@@ -227,7 +193,7 @@ func (s *Server) createSearch(w http.ResponseWriter, r *http.Request) {
 	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		var existing int64
 		var err error
-		created, existing, err = store.CreateSearch(ctx, tx, *patientID, note, now)
+		created, existing, err = store.CreateSearch(ctx, tx, patientID, note, now)
 		if err != nil {
 			return err
 		}
@@ -240,43 +206,32 @@ func (s *Server) createSearch(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	s.publish(ctx, ids)
-	writeJSON(w, http.StatusCreated, map[string]any{
+	return http.StatusCreated, map[string]any{
 		"id":         created.ID,
 		"patient_id": created.PatientID,
 		"status":     created.Status,
 		"created_at": matching.FormatTimestamp(created.CreatedAt),
 		"message":    "Patient search created successfully",
-	})
+	}, nil
 }
 
 // PUT /api/platzsuchen/{id}
-func (s *Server) updateSearch(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) updateSearch(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
 	}
 	ctx := r.Context()
-	b, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	status, err := b.str("status")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	notes, err := b.str("notizen")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	b := readBody(r)
+	status := b.str("status")
+	notes := b.str("notizen")
 	exclusions := b.present("ausgeschlossene_therapeuten")
+	if err := b.err(); err != nil {
+		return 0, nil, err
+	}
 	now := s.now()
 	var ids []string
 	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
@@ -334,11 +289,10 @@ func (s *Server) updateSearch(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	s.publish(ctx, ids)
-	writeJSON(w, http.StatusOK, map[string]any{"message": "Patient search updated successfully", "id": id})
+	return http.StatusOK, map[string]any{"message": "Patient search updated successfully", "id": id}, nil
 }
 
 // DELETE /api/platzsuchen/{id}
@@ -349,14 +303,13 @@ func (s *Server) updateSearch(w http.ResponseWriter, r *http.Request) {
 // anfragegroesse becomes the number of remaining entries, the counts and
 // response type of an answered anfrage are recomputed from the remaining
 // outcomes, and an anfrage left without patients is deleted.
-func (s *Server) deleteSearch(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) deleteSearch(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
 	}
 	ctx := r.Context()
-	err := store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		found, anfragen, err := store.DeleteSearch(ctx, tx, id)
 		if err != nil {
 			return err
@@ -376,10 +329,9 @@ func (s *Server) deleteSearch(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"message": "Patient search deleted successfully"})
+	return http.StatusOK, map[string]any{"message": "Patient search deleted successfully"}, nil
 }
 
 // recount recomputes the response counts and type of answered anfrage id
@@ -400,38 +352,26 @@ func recount(ctx context.Context, tx pgx.Tx, id int64) error {
 }
 
 // POST /api/platzsuchen/{id}/kontaktanfrage (legacy)
-func (s *Server) requestContacts(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) requestContacts(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
 	}
 	ctx := r.Context()
-	b, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	count, err := b.integer("requested_count", true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	notes, err := b.str("notizen")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	b := readBody(r)
+	count := b.requiredInt("requested_count")
+	notes := b.str("notizen")
+	if err := b.err(); err != nil {
+		return 0, nil, err
 	}
 	// The reference checks the count before it looks the search up.
 	switch {
-	case *count <= 0:
-		s.writeError(w, r, fault.Invalidf("Requested count must be positive"))
-		return
-	case *count > maxRequestedContacts:
-		s.writeError(w, r, fault.Invalidf("Requested count too high (max: %d)", maxRequestedContacts))
-		return
+	case count <= 0:
+		return 0, nil, fault.Invalidf("Requested count must be positive")
+	case count > maxRequestedContacts:
+		return 0, nil, fault.Invalidf("Requested count too high (max: %d)", maxRequestedContacts)
 	}
-	n := int(*count)
+	n := int(count)
 	now := s.now()
 	var before, after int
 	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
@@ -454,13 +394,12 @@ func (s *Server) requestContacts(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return http.StatusOK, map[string]any{
 		"message":        fmt.Sprintf("Requested %d additional contacts", n),
 		"previous_total": before,
 		"new_total":      after,
 		"search_id":      id,
-	})
+	}, nil
 }

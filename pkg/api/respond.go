@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/curavani/matching/pkg/fault"
@@ -22,10 +21,30 @@ func argError(name, help string) *fault.Error {
 // missingArg is reqparse's 400 for a missing required argument.
 func missingArg(name string) *fault.Error { return argError(name, missingHelp) }
 
+// errNoRoute is the reference's (Flask's) 404 of a URL no route matches.
+var errNoRoute = fault.NotFoundf("The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.")
+
 // internalError is a 500 whose message the caller sees (the reference's
 // "Failed to send anfrage: …" family).
 func internalError(msg string, cause error) *fault.Error {
 	return &fault.Error{Kind: fault.Transient, Message: msg, Err: cause}
+}
+
+// handler is the shape of every endpoint: it reads the request, does the
+// work and returns the status and JSON body of its answer, or an error.
+type handler func(r *http.Request) (status int, body any, err error)
+
+// handle serves h: its body with its status, or its error as writeError
+// answers it.
+func (s *Server) handle(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := h(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, status, body)
+	}
 }
 
 // writeJSON writes v with status code. HTML characters stay unescaped, as
@@ -47,11 +66,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // reference's body {"message": …, extra keys…}. A *fault.Error shows its
 // message; anything else is logged and shown as "Internal server error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"message": "Request body too large (limit 1 MiB)"})
-		return
-	}
 	code := fault.Status(err)
 	body := map[string]any{}
 	fe := fault.As(err)

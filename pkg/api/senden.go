@@ -86,11 +86,7 @@ func (s *Server) send(ctx context.Context, id int64) (sendResult, error) {
 	if err != nil {
 		return sendResult{}, err
 	}
-	pids := make([]int64, len(entries))
-	for i, e := range entries {
-		pids[i] = e.PatientID
-	}
-	found, err := s.patients(ctx, pids)
+	found, err := s.patients(ctx, patientIDs(entries))
 	if err != nil {
 		return sendResult{}, err
 	}
@@ -178,23 +174,21 @@ func (s *Server) send(ctx context.Context, id int64) (sendResult, error) {
 }
 
 // POST /api/therapeutenanfragen/{id}/senden
-func (s *Server) sendAnfrage(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) sendAnfrage(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return 0, nil, err
 	}
 	res, err := s.send(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return http.StatusOK, map[string]any{
 		"message":            "Anfrage sent successfully",
 		"anfrage_id":         id,
 		"communication_type": res.Channel,
 		"email_id":           res.EmailID,
 		"phone_call_id":      res.PhoneCallID,
 		"sent_date":          matching.FormatTimestamp(res.SentAt),
-	})
+	}, nil
 }

@@ -45,36 +45,28 @@ type selectionItem struct {
 }
 
 // GET /api/therapeuten-zur-auswahl?plz_prefix=NN
-func (s *Server) selectTherapists(w http.ResponseWriter, r *http.Request) {
+func (s *Server) selectTherapists(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	if _, ok := q["plz_prefix"]; !ok {
-		s.writeError(w, r, missingArg("plz_prefix"))
-		return
+		return 0, nil, missingArg("plz_prefix")
 	}
 	prefix := q.Get("plz_prefix")
 	if err := s.checkPrefix(prefix); err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	list, err := s.cfg.Therapists.ActiveInPLZPrefix(ctx, prefix)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	ids := make([]int64, len(list))
-	for i, t := range list {
-		ids[i] = t.ID
-	}
+	ids := idsOf(list, func(t neighbours.Therapist) int64 { return t.ID })
 	pending, err := store.PendingTherapists(ctx, s.cfg.Pool, ids)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	cooling, err := store.CoolingDates(ctx, s.cfg.Pool, ids)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	for i := range list {
 		applyCooling(&list[i], cooling)
@@ -96,7 +88,7 @@ func (s *Server) selectTherapists(w http.ResponseWriter, r *http.Request) {
 			Psychotherapieverfahren:  t.Psychotherapieverfahren,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"plz_prefix": prefix, "total": len(data), "data": data})
+	return http.StatusOK, map[string]any{"plz_prefix": prefix, "total": len(data), "data": data}, nil
 }
 
 // applyCooling makes matching's own cooling date, where it holds one, the
@@ -151,62 +143,47 @@ func coolingBody(therapistID int64, date string, row *store.Cooling) map[string]
 // GET /api/therapeuten/{therapist_id}/naechster-kontakt reads the date from
 // which the therapist may be contacted again: matching's own (with its
 // reason) or, when matching never set one, the therapist service's.
-func (s *Server) getCooling(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "therapist_id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) getCooling(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "therapist_id")
+	if err != nil {
+		return 0, nil, err
 	}
 	ctx := r.Context()
 	t, err := s.therapist(ctx, id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	row, err := store.GetCooling(ctx, s.cfg.Pool, id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, coolingBody(id, coolingDate(t, row), row))
+	return http.StatusOK, coolingBody(id, coolingDate(t, row), row), nil
 }
 
 // PUT /api/therapeuten/{therapist_id}/naechster-kontakt sets a manual
 // cooling period: {"naechster_kontakt_moeglich": "YYYY-MM-DD", "grund": "…"}.
 // The date replaces whatever was set, so a date in the past ends a period
 // early. It emits cooling.period_started with reason manual.
-func (s *Server) setCooling(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(r, "therapist_id")
-	if !ok {
-		s.notFound(w, r)
-		return
+func (s *Server) setCooling(r *http.Request) (int, any, error) {
+	id, err := pathID(r, "therapist_id")
+	if err != nil {
+		return 0, nil, err
 	}
 	ctx := r.Context()
-	b, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	b := readBody(r)
+	date := b.requiredStr("naechster_kontakt_moeglich")
+	if err := b.err(); err != nil {
+		return 0, nil, err
 	}
-	date, err := b.str("naechster_kontakt_moeglich")
-	if err == nil && date == nil {
-		err = missingArg("naechster_kontakt_moeglich")
+	if _, err := time.Parse("2006-01-02", date); err != nil || len(date) != 10 {
+		return 0, nil, fault.Invalidf("Invalid date format for naechster_kontakt_moeglich. Use YYYY-MM-DD")
 	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if _, perr := time.Parse("2006-01-02", *date); perr != nil || len(*date) != 10 {
-		s.writeError(w, r, fault.Invalidf("Invalid date format for naechster_kontakt_moeglich. Use YYYY-MM-DD"))
-		return
-	}
-	grund, err := b.str("grund")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	grund := b.str("grund")
+	if err := b.err(); err != nil {
+		return 0, nil, err
 	}
 	if _, err := s.therapist(ctx, id); err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	now := s.now()
 	var (
@@ -215,7 +192,7 @@ func (s *Server) setCooling(w http.ResponseWriter, r *http.Request) {
 	)
 	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		var err error
-		row, err = store.SetCooling(ctx, tx, id, *date, grund, now)
+		row, err = store.SetCooling(ctx, tx, id, date, grund, now)
 		if err != nil {
 			return err
 		}
@@ -225,12 +202,11 @@ func (s *Server) setCooling(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return 0, nil, err
 	}
 	s.publish(ctx, ids)
 	s.writeBackCooling(ctx, id, row.Date)
-	writeJSON(w, http.StatusOK, coolingBody(id, row.Date, &row))
+	return http.StatusOK, coolingBody(id, row.Date, &row), nil
 }
 
 // writeBackCooling also writes the date to the therapist service when
