@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/curavani/matching/pkg/benchtest"
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/outbox"
 	"github.com/curavani/matching/pkg/store"
@@ -191,20 +192,11 @@ func BenchmarkPatientDeleted(b *testing.B) {
 	}
 }
 
-// benchRounds is how many chunks each side of a comparison runs in.
-const benchRounds = 16
+// benchRounds and interleaved are benchtest's comparison plumbing, under the
+// names this package's benchmarks (the publish benchmark too) use.
+const benchRounds = benchtest.Rounds
 
-// interleaved returns the order of the chunks of a comparison: baseline
-// (false) and measured side (true) alternating as ABBA BAAB …, so that load
-// from elsewhere on the machine and any drift hit both sides alike.
-func interleaved(rounds int) []bool {
-	out := make([]bool, 0, 2*rounds)
-	for r := range rounds {
-		first := r%2 == 1
-		out = append(out, first, !first)
-	}
-	return out
-}
+var interleaved = benchtest.Interleaved
 
 // BenchmarkTherapistBlocked10000 times one therapist.blocked over 10,000
 // unsent anfragen (each with its own aktiv search): the exclusion, the

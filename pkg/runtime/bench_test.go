@@ -16,6 +16,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
+	"github.com/curavani/matching/pkg/benchtest"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/metrics"
 	"github.com/curavani/matching/pkg/runtime"
@@ -90,9 +91,9 @@ func BenchmarkServer(b *testing.B) {
 	b.ResetTimer()
 	b.StopTimer()
 	// Interleaved chunks, so that other load hits both sides alike.
-	for _, isCE := range interleaved(benchRounds) {
+	for _, isCE := range benchtest.Interleaved(benchtest.Rounds) {
 		chunks[isCE]++
-		from, to := done[isCE], n*chunks[isCE]/benchRounds
+		from, to := done[isCE], n*chunks[isCE]/benchtest.Rounds
 		url, d := bare.URL, &bareTook
 		if isCE {
 			url, d = ce.URL, &ceTook
@@ -141,7 +142,7 @@ func BenchmarkServer_metrics(b *testing.B) {
 	pair := map[bool]time.Duration{}
 	b.ResetTimer()
 	b.StopTimer()
-	for r, isWith := range interleaved(metricsRounds) {
+	for r, isWith := range benchtest.Interleaved(metricsRounds) {
 		url := bare.URL
 		if isWith {
 			url = instrumented.URL
@@ -173,18 +174,3 @@ func BenchmarkServer_metrics(b *testing.B) {
 
 // metricsRounds is how many pairs of chunks BenchmarkServer_metrics runs.
 const metricsRounds = 64
-
-// benchRounds is how many chunks each side of a comparison runs in.
-const benchRounds = 16
-
-// interleaved returns the order of the chunks of a comparison: baseline
-// (false) and measured side (true) alternating as ABBA BAAB …, so that load
-// from elsewhere on the machine and any drift hit both sides alike.
-func interleaved(rounds int) []bool {
-	out := make([]bool, 0, 2*rounds)
-	for r := range rounds {
-		first := r%2 == 1
-		out = append(out, first, !first)
-	}
-	return out
-}
