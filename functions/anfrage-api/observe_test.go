@@ -60,6 +60,14 @@ func (s *sinkServer) received() map[string]float64 {
 	return out
 }
 
+func total(byType map[string]float64) float64 {
+	n := 0.0
+	for _, v := range byType {
+		n += v
+	}
+	return n
+}
+
 // withPassword gives a database URL the password the logs are searched
 // for; a URL that already has one keeps it, and that one is searched for.
 func withPassword(t *testing.T, raw string) (string, string) {
@@ -206,7 +214,12 @@ func TestAPI_metricsAndLogsOfAnAnfragesLife(t *testing.T) {
 	p.call(t, "PUT", fmt.Sprintf("/api/therapeutenanfragen/%d/antwort", aid),
 		map[string]any{"patient_responses": map[string]any{fmt.Sprint(patient): "angenommen"}}, 200)
 
-	// Every event was published inline, so the sink has them all.
+	// Every event is published right after its commit, off the request's
+	// path: wait (bounded) until the sink has all six before scraping.
+	deadline := time.Now().Add(10 * time.Second)
+	for total(sink.received()) < 6 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	published := map[string]float64{
 		"type=" + events.AnfrageCreated:          1,
 		"type=" + events.AnfrageSent:             1,
