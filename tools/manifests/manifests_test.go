@@ -194,6 +194,13 @@ func TestBrokenManifests_failValidation(t *testing.T) {
 			mutate: func(m map[string]any) { delete(container(m, "spec", "template"), "image") },
 			want:   "missing field(s): spec.template.spec.containers[0].image",
 		},
+		"Knative Service Prometheus does not scrape": {
+			kind: "Service", name: "therapist-blocked",
+			mutate: func(m map[string]any) {
+				delete(dig(m, "spec", "template", "metadata", "annotations").(map[string]any), "prometheus.io/scrape")
+			},
+			want: "prometheus.io/scrape=true",
+		},
 		"Trigger backoffDelay not ISO-8601": {
 			kind: "Trigger", name: "patient-deleted-envelopes",
 			mutate: func(m map[string]any) { dig(m, "spec", "delivery").(map[string]any)["backoffDelay"] = "5s" },

@@ -104,11 +104,14 @@ func checkPodSecurity(s *Set, _ *Repo) []error {
 const (
 	readinessPath = "/health/readiness"
 	livenessPath  = "/health/liveness"
+	metricsPath   = "/metrics"
 )
 
 // checkKnativeServices: every Knative Service probes the health paths, which
-// the code serves (a "GET /path" pattern), and a Service that only receives
-// events (a Trigger subscriber or a source's sink) is cluster-local.
+// the code serves (a "GET /path" pattern), is scraped by Prometheus on its
+// container port at /metrics (also served by the code), and a Service that
+// only receives events (a Trigger subscriber or a source's sink) is
+// cluster-local.
 func checkKnativeServices(s *Set, r *Repo) []error {
 	var errs []error
 	eventTargets := map[string]bool{}
@@ -135,6 +138,17 @@ func checkKnativeServices(s *Set, r *Repo) []error {
 		for _, c := range ksvc.Spec.Template.Spec.Containers {
 			if !strings.HasPrefix(c.Image, koPrefix) {
 				continue
+			}
+			ann := ksvc.Spec.Template.Annotations
+			port := ""
+			if len(c.Ports) == 1 {
+				port = fmt.Sprint(c.Ports[0].ContainerPort)
+			}
+			if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != port || ann["prometheus.io/path"] != metricsPath {
+				errs = append(errs, fmt.Errorf("%s: template annotations prometheus.io/scrape=true, prometheus.io/port=%s, prometheus.io/path=%s wanted, got %q, %q, %q",
+					o, port, metricsPath, ann["prometheus.io/scrape"], ann["prometheus.io/port"], ann["prometheus.io/path"]))
+			} else if !r.GetRoutes[metricsPath] {
+				errs = append(errs, fmt.Errorf("%s: scraped at %s, which is served nowhere in the code", o, metricsPath))
 			}
 			for _, p := range []struct {
 				kind, path, want string
