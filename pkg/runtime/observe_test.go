@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,8 +62,10 @@ func TestRun_patientFunctionCountsItsEventsAndLogsThemByLevel(t *testing.T) {
 		INSERT INTO matching_service.platzsuche (patient_id, status) VALUES (7, 'aktiv') RETURNING id`).Scan(&searchID); err != nil {
 		t.Fatal(err)
 	}
+	var sunk atomic.Int64
 	sinkSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		sunk.Add(1)
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	t.Cleanup(sinkSrv.Close)
@@ -121,6 +124,21 @@ func TestRun_patientFunctionCountsItsEventsAndLogsThemByLevel(t *testing.T) {
 	post(ce("c-1", "patient.created", "9"), `{"patient_id":9}`, 200)
 	post(ce("p-1", "patient.deleted", "x"), `{"patient_id":"x"}`, 422)
 	post(map[string]string{"Content-Type": "application/json"}, `{"patient_id":7}`, 400)
+
+	// The event is published right after its commit, off the request's
+	// path: wait (bounded) until the sink has it and its row is marked, so
+	// the first scrape (whose backlog reading is cached) sees the outcome.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var unpublished int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM matching_service.outbox WHERE published_at IS NULL`).Scan(&unpublished); err != nil {
+			t.Fatal(err)
+		}
+		if sunk.Load() >= 1 && unpublished == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	s := metricstest.Get(t, base+"/metrics")
 	want := map[string]float64{
