@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"os/signal"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -255,14 +257,45 @@ func every(ctx context.Context, interval time.Duration, fn func(context.Context)
 	}
 }
 
+// kafkaLog receives sarama's own log lines. sarama.Logger is a package
+// variable that sarama's goroutines read at any time, so it is set once, at
+// init, to a forwarder; Run only swaps the destination, atomically (the
+// local stack runs several functions, and the tests many, in one process).
+var kafkaLog atomic.Pointer[log.Logger]
+
+func init() { sarama.Logger = kafkaForwarder{} }
+
+// kafkaForwarder is sarama's logger: it drops lines until setKafkaLogger
+// names a destination.
+type kafkaForwarder struct{}
+
+func (kafkaForwarder) Print(v ...any) {
+	if l := kafkaLog.Load(); l != nil {
+		l.Print(v...)
+	}
+}
+
+func (kafkaForwarder) Printf(format string, v ...any) {
+	if l := kafkaLog.Load(); l != nil {
+		l.Printf(format, v...)
+	}
+}
+
+func (kafkaForwarder) Println(v ...any) {
+	if l := kafkaLog.Load(); l != nil {
+		l.Println(v...)
+	}
+}
+
 // setKafkaLogger routes sarama's own log lines (which have no level) to the
 // service log when KAFKA_LOG_LEVEL is INFO or DEBUG; at WARNING (the
 // default) or ERROR they are dropped, as the consumer reports its errors
 // itself.
-func setKafkaLogger(level string, log *slog.Logger) {
+func setKafkaLogger(level string, slogger *slog.Logger) {
 	l, err := config.ParseLevel(level)
 	if err != nil || l > slog.LevelInfo {
+		kafkaLog.Store(nil)
 		return
 	}
-	sarama.Logger = slog.NewLogLogger(log.With(slog.String("component", "sarama")).Handler(), l)
+	kafkaLog.Store(slog.NewLogLogger(slogger.With(slog.String("component", "sarama")).Handler(), l))
 }
