@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -143,23 +142,7 @@ func BenchmarkPatientDeleted(b *testing.B) {
 			baseline := func(i int) error {
 				return baselineTx(ctx, basePool, int64(i+1), note, time.Now().UTC())
 			}
-			viaHTTP := func(i int) error {
-				req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(fmt.Appendf(nil, `{"patient_id":%d}`, i+1)))
-				req.Header.Set("Ce-Specversion", "1.0")
-				req.Header.Set("Ce-Id", strconv.Itoa(i))
-				req.Header.Set("Ce-Source", "/bench")
-				req.Header.Set("Ce-Type", "patient.deleted")
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					return err
-				}
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					return fmt.Errorf("status %d", resp.StatusCode)
-				}
-				return nil
-			}
+			viaHTTP := func(i int) error { return postDeleted(client, srv.URL, i) }
 			// The two sides run in interleaved chunks, so that
 			// load from elsewhere on the machine hits both alike.
 			b.ResetTimer()

@@ -398,13 +398,11 @@ func (f *Fake) createEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	therapistID, patientID := args.id("therapist_id"), args.id("patient_id")
+	if problem := recipientProblem(therapistID, patientID); problem != "" {
+		writeJSON(w, http.StatusBadRequest, msg(problem))
+		return
+	}
 	switch {
-	case therapistID == 0 && patientID == 0:
-		writeJSON(w, http.StatusBadRequest, msg("Either therapist_id or patient_id is required"))
-		return
-	case therapistID != 0 && patientID != 0:
-		writeJSON(w, http.StatusBadRequest, msg("Cannot specify both therapist_id and patient_id"))
-		return
 	case args.str("inhalt_html") == "" && args.str("inhalt_text") == "" && args.str("inhalt_markdown") == "":
 		writeJSON(w, http.StatusBadRequest, msg("Either inhalt_html, inhalt_text, or inhalt_markdown is required"))
 		return
@@ -547,12 +545,8 @@ func (f *Fake) createPhoneCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	therapistID, patientID := args.id("therapist_id"), args.id("patient_id")
-	switch {
-	case therapistID == 0 && patientID == 0:
-		writeJSON(w, http.StatusBadRequest, msg("Either therapist_id or patient_id is required"))
-		return
-	case therapistID != 0 && patientID != 0:
-		writeJSON(w, http.StatusBadRequest, msg("Cannot specify both therapist_id and patient_id"))
+	if problem := recipientProblem(therapistID, patientID); problem != "" {
+		writeJSON(w, http.StatusBadRequest, msg(problem))
 		return
 	}
 	f.mu.Lock()
@@ -933,4 +927,16 @@ func markdownToHTML(md string) string {
 		b.WriteString("</p>\n")
 	}
 	return b.String()
+}
+
+// recipientProblem is the communication service's check that an email or a
+// phone call has exactly one recipient, a therapist or a patient.
+func recipientProblem(therapistID, patientID int64) string {
+	switch {
+	case therapistID == 0 && patientID == 0:
+		return "Either therapist_id or patient_id is required"
+	case therapistID != 0 && patientID != 0:
+		return "Cannot specify both therapist_id and patient_id"
+	}
+	return ""
 }
