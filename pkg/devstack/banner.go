@@ -2,12 +2,12 @@ package devstack
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/localkafka"
+	"github.com/curavani/matching/pkg/store/localpg"
 )
 
 // Banner is the one screen `make run` prints once the stack is ready: what
@@ -29,7 +29,7 @@ func (s *Stack) Banner() string {
 		"local":     "the local server",
 		"throwaway": "a throwaway cluster, removed on exit",
 	}[s.DatabaseOrigin]
-	line("PostgreSQL", redactURL(s.DatabaseURL), origin)
+	line("PostgreSQL", localpg.Redact(s.DatabaseURL), origin)
 	consumers := map[string]string{
 		"patient-deleted":      handlers.PatientTopic + " → group " + handlers.PatientGroup,
 		"therapist-blocked":    handlers.TherapistTopic + " → group " + handlers.TherapistGroup,
@@ -48,16 +48,4 @@ func (s *Stack) Banner() string {
 	fmt.Fprintf(&b, "  make event TYPE=patient.deleted DATA='{\"patient_id\":4}'\n")
 	fmt.Fprintf(&b, "  curl -s %s/metrics | grep ^matching_                # every function serves /metrics\n\n", s.APIURL)
 	return b.String()
-}
-
-// redactURL hides a password in a database URL.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	if _, ok := p.User.Password(); ok {
-		p.User = url.UserPassword(p.User.Username(), "xxxxx")
-	}
-	return p.String()
 }

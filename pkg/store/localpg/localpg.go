@@ -81,7 +81,7 @@ func WithDatabase(u, db string) string {
 func EnsureDatabase(ctx context.Context, adminURL, name string) (string, error) {
 	c, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
-		return "", fmt.Errorf("connect to %s: %w", redact(adminURL), err)
+		return "", fmt.Errorf("connect to %s: %w", Redact(adminURL), err)
 	}
 	defer c.Close(ctx)
 	var exists bool
@@ -178,8 +178,8 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// redact drops a password from a URL for messages.
-func redact(u string) string {
+// Redact hides the password of a database URL, for messages and banners.
+func Redact(u string) string {
 	p, err := url.Parse(u)
 	if err != nil || p.User == nil {
 		return u
