@@ -1,249 +1,28 @@
 package outbox_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/outbox"
 	"github.com/curavani/matching/pkg/sink"
 	"github.com/curavani/matching/pkg/store"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
-
-func TestMain(m *testing.M) { storetest.Main(m) }
-
-// fakeSink is a K_SINK on httptest. It records every CloudEvent it accepts,
-// in the order they arrive, and answers what the test says: 202 like a
-// KafkaSink that produced the record, or an error status.
-type fakeSink struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	status   int            // reply to every event
-	badKeys  map[string]int // reply for events of these partition keys
-	hang     bool           // hold every request until the client gives up
-	gate     chan struct{}  // if set, hold every request until it is closed
-	held     int            // requests being held by the gate
-	delay    time.Duration  // think this long before answering
-	received []cloudevents.Event
-	binary   []bool // whether each request was in binary mode
-}
-
-func newFakeSink(t *testing.T) *fakeSink {
-	f := &fakeSink{status: http.StatusAccepted, badKeys: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeSink) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	hang, delay, gate := f.hang, f.delay, f.gate
-	f.mu.Unlock()
-	time.Sleep(delay)
-	if gate != nil {
-		f.set(func(f *fakeSink) { f.held++ })
-		<-gate
-		f.set(func(f *fakeSink) { f.held-- })
-	}
-	if hang {
-		// Read the body first: only then does the server notice that the
-		// client hung up and cancel the request's context.
-		_, _ = io.Copy(io.Discard, r.Body)
-		<-r.Context().Done()
-		return
-	}
-	e, err := cehttp.NewEventFromHTTPRequest(r)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	key, _ := e.Extensions()["partitionkey"].(string)
-	if code, bad := f.badKeys[key]; bad {
-		w.WriteHeader(code)
-		return
-	}
-	if f.status/100 == 2 {
-		f.received = append(f.received, *e)
-		f.binary = append(f.binary, r.Header.Get("Ce-Id") != "")
-	}
-	w.WriteHeader(f.status)
-}
-
-func (f *fakeSink) set(fn func(f *fakeSink)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-// waitHeld waits until the gate holds n requests.
-func (f *fakeSink) waitHeld(t *testing.T, n int) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		f.mu.Lock()
-		held := f.held
-		f.mu.Unlock()
-		if held == n {
-			return
-		}
-	}
-	t.Fatalf("the sink never held %d requests", n)
-}
-
-func (f *fakeSink) events() []cloudevents.Event {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]cloudevents.Event(nil), f.received...)
-}
-
-// ids returns the ids of the received events, in arrival order.
-func (f *fakeSink) ids() []string {
-	var out []string
-	for _, e := range f.events() {
-		out = append(out, e.ID())
-	}
-	return out
-}
-
-// idsByKey returns the ids of the received events per partition key, in
-// arrival order.
-func (f *fakeSink) idsByKey() map[string][]string {
-	out := map[string][]string{}
-	for _, e := range f.events() {
-		k := fmt.Sprint(e.Extensions()["partitionkey"])
-		out[k] = append(out[k], e.ID())
-	}
-	return out
-}
-
-// env is one test's database, sink and publisher.
-type env struct {
-	pool *pgxpool.Pool
-	sink *fakeSink
-	pub  *outbox.Publisher
-	logs *syncBuffer
-}
-
-func newEnv(t *testing.T, opts ...outbox.Option) *env {
-	t.Helper()
-	pool, _ := storetest.New(t)
-	f := newFakeSink(t)
-	s := sink.NewHTTP(f.srv.URL, map[string]string{"origin": "matching-test"}, 5*time.Second)
-	t.Cleanup(func() { s.Close() })
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return &env{pool: pool, sink: f, pub: outbox.NewPublisher(pool, s, log, opts...), logs: logs}
-}
-
-// commit writes evs to the outbox in one committed transaction.
-func (e *env) commit(t *testing.T, evs ...events.Outgoing) []string {
-	t.Helper()
-	var ids []string
-	err := store.WithTx(context.Background(), e.pool, func(tx pgx.Tx) error {
-		var err error
-		ids, err = outbox.Add(context.Background(), tx, evs...)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("commit outbox rows: %v", err)
-	}
-	return ids
-}
-
-// publish hands ids to the publisher and waits until they have been tried.
-func (e *env) publish(t *testing.T, ids []string) {
-	t.Helper()
-	publish(t, e.pub, ids)
-}
-
-// publish hands ids to pub and waits until they have been tried.
-func publish(t *testing.T, pub *outbox.Publisher, ids []string) {
-	t.Helper()
-	pub.Publish(context.Background(), ids)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := pub.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// outboxRow is what a test checks on a row.
-type outboxRow struct {
-	Published bool
-	Attempts  int
-	LastError bool
-}
-
-func (e *env) rows(t *testing.T, ids ...string) []outboxRow {
-	t.Helper()
-	out := make([]outboxRow, len(ids))
-	for i, id := range ids {
-		var lastErr *string
-		err := e.pool.QueryRow(context.Background(),
-			`SELECT published_at IS NOT NULL, attempts, last_error FROM matching_service.outbox WHERE id = $1`, id).
-			Scan(&out[i].Published, &out[i].Attempts, &lastErr)
-		if err != nil {
-			t.Fatalf("read outbox row %s: %v", id, err)
-		}
-		out[i].LastError = lastErr != nil && *lastErr != ""
-	}
-	return out
-}
-
-func (e *env) unpublished(t *testing.T) int {
-	t.Helper()
-	n, _, err := e.pub.Backlog(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func statusChanged(search int, to string) events.Outgoing {
-	return events.Outgoing{Type: events.SearchStatusChanged, Key: fmt.Sprint(search),
-		Data: map[string]any{"search_id": search, "new_status": to}}
-}
 
 func TestPublish_deliversTheCommittedRowsAsCloudEventsAndMarksThemPublished(t *testing.T) {
 	t.Parallel()
@@ -301,83 +80,6 @@ func TestPublish_deliversTheCommittedRowsAsCloudEventsAndMarksThemPublished(t *t
 	}
 }
 
-func TestPublish_sinkDownLeavesTheRowsAndTheRelayDeliversThemLaterInKeyOrder(t *testing.T) {
-	t.Parallel()
-	down := map[string]func(f *fakeSink){
-		"sink answers 503": func(f *fakeSink) { f.status = http.StatusServiceUnavailable },
-		"sink does not answer within the inline wait": func(f *fakeSink) { f.hang = true },
-		"sink is closed": func(f *fakeSink) {
-			f.srv.Listener.Close() // connection refused from now on
-			f.srv.CloseClientConnections()
-		},
-	}
-	for name, takeDown := range down {
-		t.Run(name, func(t *testing.T) {
-			const wait = 300 * time.Millisecond
-			e := newEnv(t, outbox.WithInlineWait(wait), outbox.WithBatchSize(4))
-			target := e.sink.srv.URL
-			e.sink.set(takeDown)
-
-			// 3 keys × 5 events, each committed by its own transaction and
-			// published right after, interleaved across the keys.
-			keys := []int{101, 102, 103}
-			want := map[string][]string{}
-			var all []string
-			for n := range 5 {
-				for _, k := range keys {
-					ids := e.commit(t, statusChanged(k, fmt.Sprintf("step-%d", n)))
-					start := time.Now()
-					e.publish(t, ids)
-					if took := time.Since(start); took > wait+2*time.Second {
-						t.Fatalf("publishing took %v with the sink down, bound %v", took, wait)
-					}
-					want[fmt.Sprint(k)] = append(want[fmt.Sprint(k)], ids[0])
-					all = append(all, ids[0])
-				}
-			}
-			if n := e.unpublished(t); n != 15 {
-				t.Fatalf("%d rows unpublished while the sink is down, want 15", n)
-			}
-			first := e.rows(t, want["101"][0])[0]
-			if first.Published || first.Attempts != 1 || !first.LastError {
-				t.Errorf("first row of a key after a failed publish = %+v, want one recorded failed attempt", first)
-			}
-
-			// The sink comes back (same URL).
-			if name == "sink is closed" {
-				e.sink.srv = httptest.NewUnstartedServer(http.HandlerFunc(e.sink.serve))
-				l, err := listenOn(target)
-				if err != nil {
-					t.Skipf("cannot listen on the old sink address again: %v", err)
-				}
-				e.sink.srv.Listener = l
-				e.sink.srv.Start()
-				t.Cleanup(e.sink.srv.Close)
-			}
-			e.sink.set(func(f *fakeSink) { f.status, f.hang = http.StatusAccepted, false })
-
-			n, err := e.pub.Relay(context.Background())
-			if err != nil || n != 15 {
-				t.Fatalf("Relay = %d, %v; want 15, nil", n, err)
-			}
-			if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
-				t.Errorf("events per key in arrival order (-creation order +got):\n%s", d)
-			}
-			for i, r := range e.rows(t, all...) {
-				if !r.Published {
-					t.Errorf("row %s not marked published", all[i])
-				}
-			}
-			if n, err := e.pub.Relay(context.Background()); n != 0 || err != nil {
-				t.Errorf("second Relay = %d, %v; want 0, nil", n, err)
-			}
-			if got := len(e.sink.events()); got != 15 {
-				t.Errorf("sink received %d events in total, want 15", got)
-			}
-		})
-	}
-}
-
 func TestPublish_doesNotSendANewerRowWhileAnOlderRowOfItsKeyIsUnpublished(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -419,40 +121,6 @@ func TestPublish_ofSeveralRowsOfOneKeyStopsTheKeyAtItsFirstFailure(t *testing.T)
 	}
 	if !strings.Contains(e.logs.String(), `"level":"WARN"`) || !strings.Contains(e.logs.String(), ids[0]) {
 		t.Errorf("no WARN naming the failed event:\n%s", e.logs.String())
-	}
-}
-
-func TestRelay_givesUpOnAFailingKeyForTheRunAndDeliversTheOtherKeys(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.WithBatchSize(2))
-	e.sink.set(func(f *fakeSink) { f.status = http.StatusServiceUnavailable })
-	bad := e.commit(t, statusChanged(1, "a"), statusChanged(1, "b"), statusChanged(1, "c"))
-	good := e.commit(t, statusChanged(2, "a"), statusChanged(3, "a"), statusChanged(2, "b"))
-	e.sink.set(func(f *fakeSink) { f.status = http.StatusAccepted; f.badKeys["1"] = http.StatusBadRequest })
-
-	n, err := e.pub.Relay(context.Background())
-	if n != 3 || err == nil {
-		t.Fatalf("Relay = %d, %v; want 3 and an error reporting the undelivered event", n, err)
-	}
-	want := map[string][]string{"2": {good[0], good[2]}, "3": {good[1]}}
-	if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
-		t.Errorf("delivered per key (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff([]outboxRow{{false, 1, true}, {false, 0, false}, {false, 0, false}}, e.rows(t, bad...)); d != "" {
-		t.Errorf("rows of the failing key (-want +got):\n%s", d)
-	}
-
-	// Next run, the sink accepts key 1 again.
-	e.sink.set(func(f *fakeSink) { delete(f.badKeys, "1") })
-	if n, err := e.pub.Relay(context.Background()); n != 3 || err != nil {
-		t.Fatalf("second Relay = %d, %v; want 3, nil", n, err)
-	}
-	want["1"] = bad
-	if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
-		t.Errorf("delivered per key (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff([]outboxRow{{true, 2, true}, {true, 1, false}, {true, 1, false}}, e.rows(t, bad...)); d != "" {
-		t.Errorf("rows of the recovered key (-want +got):\n%s", d)
 	}
 }
 
@@ -588,27 +256,6 @@ func TestPublisher_observerSeesEveryAttempt(t *testing.T) {
 	}
 }
 
-func TestBacklog_countsUnpublishedRowsAndTheAgeOfTheOldest(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	if n, age, err := e.pub.Backlog(context.Background()); n != 0 || age != 0 || err != nil {
-		t.Fatalf("empty outbox: Backlog = %d, %v, %v", n, age, err)
-	}
-	ids := e.commit(t, statusChanged(1, "a"), statusChanged(2, "a"), statusChanged(3, "a"))
-	if _, err := e.pool.Exec(context.Background(),
-		`UPDATE matching_service.outbox SET created_at = now() - interval '90 seconds' WHERE id = $1`, ids[1]); err != nil {
-		t.Fatal(err)
-	}
-	e.publish(t, ids[:1])
-	n, age, err := e.pub.Backlog(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 2 || age < 90*time.Second || age > 120*time.Second {
-		t.Errorf("Backlog = %d, %v; want 2 rows, oldest about 90s", n, age)
-	}
-}
-
 func TestPublish_withoutASinkKeepsEverythingInTheOutbox(t *testing.T) {
 	t.Parallel()
 	pool, _ := storetest.New(t)
@@ -634,21 +281,6 @@ func TestPublish_withoutASinkKeepsEverythingInTheOutbox(t *testing.T) {
 	if backlog, _, _ := pub.Backlog(context.Background()); backlog != 1 {
 		t.Errorf("backlog = %d, want 1", backlog)
 	}
-}
-
-// listenOn listens again on the host:port of a sink URL that was closed.
-func listenOn(sinkURL string) (net.Listener, error) {
-	u, err := url.Parse(sinkURL)
-	if err != nil {
-		return nil, err
-	}
-	return net.Listen("tcp", u.Host)
-}
-
-func configWithoutSink() config.Common {
-	var c config.Common
-	c.Kafka.MatchingEventsTopic = "matching-events"
-	return c
 }
 
 func TestPublish_throughKafkaKeysTheRecordByThePartitionKey(t *testing.T) {
@@ -705,197 +337,5 @@ func TestPublish_throughKafkaKeysTheRecordByThePartitionKey(t *testing.T) {
 	}
 	if n, _, _ := pub.Backlog(context.Background()); n != 0 {
 		t.Errorf("%d rows unpublished", n)
-	}
-}
-
-func TestPublish_returnsBeforeTheSinkAnswersAndTheBatchDeliversAfterwards(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	gate := make(chan struct{})
-	e.sink.set(func(f *fakeSink) { f.gate = gate })
-	ids := e.commit(t, statusChanged(1, "abgebrochen"))
-
-	e.pub.Publish(context.Background(), ids)
-	// Publish returned while the sink has not answered: the request that
-	// wrote the row is not held by the sink.
-	if n := e.unpublished(t); n != 1 {
-		t.Fatalf("%d rows unpublished before the sink answered, want 1", n)
-	}
-	close(gate)
-	if err := e.pub.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(ids, e.sink.ids()); d != "" {
-		t.Errorf("sink received (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff([]outboxRow{{true, 1, false}}, e.rows(t, ids...)); d != "" {
-		t.Errorf("rows (-want +got):\n%s", d)
-	}
-}
-
-func TestPublish_callsMadeWhileABatchIsInFlightArePublishedTogetherInOrder(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	gate := make(chan struct{})
-	e.sink.set(func(f *fakeSink) { f.gate = gate })
-	first := e.commit(t, statusChanged(1, "a"))
-	e.pub.Publish(context.Background(), first)
-	e.sink.waitHeld(t, 1) // the first batch is sending
-
-	// Four more calls, two of them for the key of the batch in flight and
-	// one for a key of their own with two rows.
-	var later []string
-	for _, ev := range []events.Outgoing{statusChanged(2, "a"), statusChanged(1, "b"), statusChanged(3, "a")} {
-		ids := e.commit(t, ev)
-		e.pub.Publish(context.Background(), ids)
-		later = append(later, ids...)
-	}
-	two := e.commit(t, statusChanged(4, "a"), statusChanged(4, "b"))
-	e.pub.Publish(context.Background(), two)
-	later = append(later, two...)
-	close(gate)
-	if err := e.pub.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-
-	want := map[string][]string{"1": {first[0], later[1]}, "2": {later[0]}, "3": {later[2]}, "4": two}
-	if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
-		t.Errorf("delivered per key (-want +got):\n%s", d)
-	}
-	// One transaction marked all of the later calls' rows: they share its
-	// timestamp, which the first batch's does not.
-	var stamps []time.Time
-	for _, id := range append(first, later...) {
-		var at time.Time
-		if err := e.pool.QueryRow(context.Background(),
-			`SELECT published_at FROM matching_service.outbox WHERE id = $1`, id).Scan(&at); err != nil {
-			t.Fatal(err)
-		}
-		stamps = append(stamps, at)
-	}
-	for i, at := range stamps[2:] {
-		if !at.Equal(stamps[1]) {
-			t.Errorf("row %d of the second batch published at %v, row 1 at %v: not one batch", i+2, at, stamps[1])
-		}
-	}
-	if stamps[0].Equal(stamps[1]) {
-		t.Errorf("the first batch and the second share the timestamp %v", stamps[0])
-	}
-}
-
-func TestPublish_whenTheQueueIsFullLeavesTheRowsToTheRelay(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.WithQueueLimit(2))
-	gate := make(chan struct{})
-	e.sink.set(func(f *fakeSink) { f.gate = gate })
-	inFlight := e.commit(t, statusChanged(1, "a"))
-	e.pub.Publish(context.Background(), inFlight)
-	e.sink.waitHeld(t, 1)
-	queued := e.commit(t, statusChanged(2, "a"), statusChanged(3, "a"))
-	e.pub.Publish(context.Background(), queued)
-	overflow := e.commit(t, statusChanged(4, "a"))
-	e.pub.Publish(context.Background(), overflow)
-	close(gate)
-	if err := e.pub.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-
-	if d := cmp.Diff([]outboxRow{{true, 1, false}, {true, 1, false}, {true, 1, false}, {false, 0, false}},
-		e.rows(t, append(append(inFlight, queued...), overflow...)...)); d != "" {
-		t.Errorf("rows (-want +got):\n%s", d)
-	}
-	if !strings.Contains(e.logs.String(), `"msg":"outbox: publish queue full; the relay will deliver","events":1`) {
-		t.Errorf("no warning of the full queue:\n%s", e.logs.String())
-	}
-	if n, err := e.pub.Relay(context.Background()); n != 1 || err != nil {
-		t.Fatalf("Relay = %d, %v; want 1, nil", n, err)
-	}
-}
-
-func TestClose_publishesWhatIsQueuedAndLeavesLaterCallsToTheRelay(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	gate := make(chan struct{})
-	e.sink.set(func(f *fakeSink) { f.gate = gate })
-	first := e.commit(t, statusChanged(1, "a"))
-	e.pub.Publish(context.Background(), first)
-	e.sink.waitHeld(t, 1)
-	queued := e.commit(t, statusChanged(2, "a"))
-	e.pub.Publish(context.Background(), queued)
-
-	closed := make(chan error, 1)
-	go func() { closed <- e.pub.Close(context.Background()) }()
-	close(gate)
-	if err := <-closed; err != nil {
-		t.Fatalf("Close = %v", err)
-	}
-	if d := cmp.Diff(append(first, queued...), e.sink.ids()); d != "" {
-		t.Errorf("delivered by the time Close returned (-want +got):\n%s", d)
-	}
-
-	after := e.commit(t, statusChanged(3, "a"))
-	e.pub.Publish(context.Background(), after)
-	if err := e.pub.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff([]outboxRow{{false, 0, false}}, e.rows(t, after...)); d != "" {
-		t.Errorf("row published after Close (-want +got):\n%s", d)
-	}
-	if n, err := e.pub.Relay(context.Background()); n != 1 || err != nil {
-		t.Fatalf("Relay = %d, %v; want 1, nil", n, err)
-	}
-}
-
-func TestClose_withASinkThatDoesNotAnswerReturnsWhenItsContextEndsAndLosesNothing(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, outbox.WithInlineWait(500*time.Millisecond))
-	e.sink.set(func(f *fakeSink) { f.hang = true })
-	ids := e.commit(t, statusChanged(1, "a"))
-	e.pub.Publish(context.Background(), ids)
-	more := e.commit(t, statusChanged(1, "b"), statusChanged(2, "a"))
-	e.pub.Publish(context.Background(), more)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := e.pub.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Close = %v, want the context's deadline", err)
-	}
-	// The batch in flight ends by the inline wait; the rest was either
-	// tried and failed or not tried: all of it waits in the outbox.
-	if err := e.pub.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := e.unpublished(t); n != 3 {
-		t.Fatalf("%d rows unpublished, want 3", n)
-	}
-	e.sink.set(func(f *fakeSink) { f.hang = false })
-	if n, err := e.pub.Relay(context.Background()); n != 3 || err != nil {
-		t.Fatalf("Relay = %d, %v; want 3, nil", n, err)
-	}
-	want := map[string][]string{"1": {ids[0], more[0]}, "2": {more[1]}}
-	if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
-		t.Errorf("delivered per key (-want +got):\n%s", d)
-	}
-}
-
-func TestPublish_ofACallLargerThanABatchDeliversEveryRowInOrder(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	evs := make([]events.Outgoing, 2500)
-	for i := range evs {
-		evs[i] = statusChanged(i%7, fmt.Sprint(i))
-	}
-	ids := e.commit(t, evs...)
-	e.publish(t, ids)
-	want := map[string][]string{}
-	for i, id := range ids {
-		k := fmt.Sprint(i % 7)
-		want[k] = append(want[k], id)
-	}
-	if d := cmp.Diff(want, e.sink.idsByKey()); d != "" {
-		t.Errorf("delivered per key (-want +got):\n%s", d)
-	}
-	if n := e.unpublished(t); n != 0 {
-		t.Errorf("%d rows left unpublished", n)
 	}
 }
