@@ -27,8 +27,8 @@ const (
 	// the rows of one key are always sent one after the other.
 	keysInParallel = 16
 	// batchInterval is the least time between the starts of two batches of
-	// Publish under load (see flush and the Publisher's doc): the longest
-	// an event waits to be gathered into a batch.
+	// Publish under load (see flush, the Publisher's doc and DESIGN.md): the
+	// longest an event waits to be gathered into a batch.
 	batchInterval = 50 * time.Millisecond
 	// maxBatchIDs bounds the rows of one batch of Publish: the rows one
 	// transaction locks and one claim statement reads.
@@ -109,32 +109,18 @@ func WithObserver(fn func(eventType string, err error, d time.Duration)) Option 
 // the calls made while the previous batch was in flight — claims it with
 // one statement, sends it (keys in parallel), and marks it with one
 // statement, in one transaction on one pooled connection: two round trips
-// per batch, and the request never waits. Before, every call paid that
-// transaction itself and held one of the pool's connections (4 by default)
-// for its sends while its request waited, and patient.deleted over HTTP
-// with publish reached 0.42–0.51 of the bare pgx transaction
-// (BenchmarkPatientDeletedPublished in pkg/handlers, pool of 4; 0.39–0.50
-// with 8). A caller that waits for its batch instead (tried first) still
-// reached mostly 0.48–0.55: the wait for the send and two round trips is
-// most of a request's latency at a fixed concurrency.
+// per batch, and the request neither waits nor holds a connection of the
+// pool for the sends.
 //
-// The cost of a batch is mostly fixed: PostgreSQL CPU per row was about
-// 270 µs for a batch of 1, 60 for 8, 30 for 32, 20 for 64 (one backend's
-// /proc time over 3,000 rows). So under load (the previous batch took
-// several calls) a batch starts at most every batchInterval and takes what
-// gathered meanwhile; a lone call goes at once, and Flush and Close do not
-// wait. With 50 ms, patient.deleted over HTTP with publish through an HTTP
-// sink reached 0.63–0.75 of the baseline with a pool of 4 and 0.57–0.73
-// with 8, where the same handler without publishing reached 0.74–0.93 in
-// the same runs (2 shared cores, other load). In CPU per event the
-// publisher without the sends added 20–90 µs (a sink that accepts at once)
-// and the send about 100 µs more, both ends of a loopback HTTP request in
-// one process: what is left is the send itself and each row's lock and
-// update.
+// A batch costs the database nearly as much for one row as for dozens, so
+// under load (the previous batch took several calls) a batch starts at most
+// every batchInterval and takes what gathered meanwhile; a lone call goes at
+// once, and Flush and Close do not wait. DESIGN.md in this directory has the
+// measurements behind this shape and the designs it replaced.
 //
 // What this gives up: when Publish returns the event is queued, not sent
 // (Flush waits for it). A process that dies with rows in the queue leaves
-// them to the relay, as one that died during a send did before; the
+// them to the relay, as one that dies during a send does; the
 // runtime calls Close once the function has drained, so that a stopping
 // function sends what it queued. The queue is bounded (maxQueued rows);
 // beyond it rows are left to the relay rather than held in memory. The

@@ -1,7 +1,3 @@
-// Package outbox is matching's transactional outbox: events are written in
-// the transaction of the change that caused them, published after commit,
-// and what could not be delivered then is published later by the relay, in
-// creation order per partition key.
 package outbox
 
 import (
