@@ -5,10 +5,118 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// record is one stored JSON object. Numbers are json.Number, so ids and
+// unknown values come back exactly as given.
+type record struct {
+	m    map[string]any
+	body []byte // the encoded record, cached until the next change
+}
+
+func (r *record) set(k string, v any) {
+	r.m[k] = v
+	r.body = nil
+}
+
+func (r *record) json() []byte {
+	if r.body == nil {
+		b, err := json.Marshal(r.m)
+		if err != nil {
+			panic(fmt.Sprintf("fake: encode record: %v", err))
+		}
+		r.body = b
+	}
+	return r.body
+}
+
+// copy returns the record as a fresh map with plain JSON types.
+func (r *record) copy() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(r.json(), &m)
+	return m
+}
+
+func (r *record) str(k string) string {
+	s, _ := r.m[k].(string)
+	return s
+}
+
+func (r *record) int(k string) (int64, bool) { return intValue(r.m[k]) }
+
+// sortedIDs returns the keys of m in ascending order.
+func sortedIDs(m map[int64]*record) []int64 {
+	ids := make([]int64, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// add stores v as a record of kind through put, which runs with f.mu held.
+func (f *Fake) add(v any, kind string, put func(id int64, r *record), fields []field, stamp func(time.Time) string) int64 {
+	m, err := toMap(v)
+	if err != nil {
+		panic(fmt.Sprintf("fake: Add %s: %v", kind, err))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, _ := intValue(m["id"])
+	if id > 0 {
+		if id > f.next[kind] {
+			f.next[kind] = id
+		}
+	} else {
+		f.next[kind]++
+		id = f.next[kind]
+	}
+	m["id"] = json.Number(fmt.Sprint(id))
+	fillDefaults(m, fields, stamp(f.now()))
+	put(id, &record{m: m})
+	return id
+}
+
+// into returns a put function for add that stores into m.
+func into(m map[int64]*record) func(int64, *record) {
+	return func(id int64, r *record) { m[id] = r }
+}
+
+func (f *Fake) get(from map[int64]*record, id int64) (map[string]any, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := from[id]
+	if !ok {
+		return nil, false
+	}
+	return r.copy(), true
+}
+
+func (f *Fake) merge(into map[int64]*record, id int64, fields map[string]any) bool {
+	m := map[string]any{}
+	if len(fields) > 0 {
+		var err error
+		if m, err = toMap(fields); err != nil {
+			panic(fmt.Sprintf("fake: merge: %v", err))
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := into[id]
+	if !ok {
+		return false
+	}
+	for k, v := range m {
+		if k != "id" {
+			r.set(k, v)
+		}
+	}
+	return true
+}
 
 // kind is how a reference service parses a field (flask-restful reqparse types).
 type kind int
@@ -29,102 +137,6 @@ type field struct {
 	kind kind
 	def  any // stored when the key is missing or null
 }
-
-// patientFields are the columns the patient service serialises (patients.py).
-var patientFields = []field{
-	{"anrede", kString, nil}, {"geschlecht", kString, nil},
-	{"vorname", kString, nil}, {"nachname", kString, nil},
-	{"strasse", kString, nil}, {"plz", kString, nil}, {"ort", kString, nil},
-	{"email", kString, nil}, {"telefon", kString, nil},
-	{"hausarzt", kString, nil}, {"krankenkasse", kString, nil}, {"krankenversicherungsnummer", kString, nil},
-	{"geburtsdatum", kDate, nil}, {"symptome", kList, nil},
-	{"erfahrung_mit_psychotherapie", kBool, nil}, {"letzte_sitzung_vorherige_psychotherapie", kDate, nil},
-	{"vertraege_unterschrieben", kBool, nil}, {"startdatum", kDate, nil},
-	{"erster_therapieplatz_am", kDate, nil}, {"funktionierender_therapieplatz_am", kDate, nil},
-	{"status", kString, "offen"}, {"empfehler_der_unterstuetzung", kString, nil},
-	{"zahlungsreferenz", kString, nil}, {"zahlung_eingegangen", kBool, nil},
-	{"zeitliche_verfuegbarkeit", kObject, nil}, {"raeumliche_verfuegbarkeit", kObject, nil},
-	{"verkehrsmittel", kString, nil},
-	{"offen_fuer_gruppentherapie", kBool, nil}, {"offen_fuer_diga", kBool, nil},
-	{"letzter_kontakt", kDate, nil},
-	{"ausgeschlossene_therapeuten", kList, []any{}},
-	{"bevorzugtes_therapeutengeschlecht", kString, nil}, {"bevorzugtes_therapieverfahren", kString, nil},
-	{"created_at", kStamp, nil}, {"updated_at", kStamp, nil},
-}
-
-// therapistFields are the columns the therapist service serialises
-// (therapists.py; psychotherapieverfahren is one enum value at 70439e6, a list
-// earlier, so it is kept as given).
-var therapistFields = []field{
-	{"anrede", kString, nil}, {"titel", kString, nil},
-	{"vorname", kString, nil}, {"nachname", kString, nil},
-	{"strasse", kString, nil}, {"plz", kString, nil}, {"ort", kString, nil},
-	{"telefon", kString, nil}, {"fax", kString, nil}, {"email", kString, nil}, {"webseite", kString, nil},
-	{"kassensitz", kBool, nil}, {"geschlecht", kString, nil},
-	{"telefonische_erreichbarkeit", kObject, nil}, {"fremdsprachen", kList, nil},
-	{"psychotherapieverfahren", kAny, "egal"},
-	{"zusatzqualifikationen", kString, nil}, {"besondere_leistungsangebote", kString, nil},
-	{"letzter_kontakt_email", kDate, nil}, {"letzter_kontakt_telefon", kDate, nil},
-	{"letztes_persoenliches_gespraech", kDate, nil},
-	{"potenziell_verfuegbar", kBool, false}, {"potenziell_verfuegbar_notizen", kString, nil},
-	{"ueber_curavani_informiert", kBool, false},
-	{"naechster_kontakt_moeglich", kDate, nil}, {"bevorzugte_diagnosen", kList, nil},
-	{"alter_min", kInt, nil}, {"alter_max", kInt, nil},
-	{"geschlechtspraeferenz", kString, nil}, {"arbeitszeiten", kObject, nil},
-	{"bevorzugt_gruppentherapie", kBool, false},
-	{"status", kString, "aktiv"}, {"sperrgrund", kString, nil}, {"sperrdatum", kDate, nil},
-	{"created_at", kStamp, nil}, {"updated_at", kStamp, nil},
-}
-
-// phoneCallFields are the keys of a phone-call record (§7.2).
-var phoneCallFields = []field{
-	{"therapist_id", kInt, nil}, {"patient_id", kInt, nil}, {"therapeutenanfrage_id", kInt, nil},
-	{"geplantes_datum", kDate, nil}, {"geplante_zeit", kString, nil}, {"dauer_minuten", kInt, 5},
-	{"tatsaechliches_datum", kDate, nil}, {"tatsaechliche_zeit", kString, nil},
-	{"status", kString, "geplant"}, {"ergebnis", kString, nil}, {"notizen", kString, nil},
-	{"created_at", kStamp, nil}, {"updated_at", kStamp, nil},
-}
-
-var therapistStatuses = []string{"aktiv", "gesperrt", "inaktiv"}
-
-var emailStatuses = []string{"Entwurf", "In_Warteschlange", "Wird_gesendet", "Gesendet", "Fehlgeschlagen"}
-
-var phoneCallStatuses = []string{"geplant", "abgeschlossen", "fehlgeschlagen", "abgesagt"}
-
-// pyList formats values as Python prints a list of strings: ['a', 'b'].
-func pyList(vals []string) string {
-	q := make([]string, len(vals))
-	for i, v := range vals {
-		q[i] = "'" + v + "'"
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
-
-func contains(vals []string, v string) bool {
-	for _, x := range vals {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-// isoStamp formats t as the reference's naive-UTC ISO datetime; like Python's
-// isoformat it drops a zero fraction.
-func isoStamp(t time.Time) string {
-	t = t.UTC().Truncate(time.Microsecond)
-	if t.Nanosecond() == 0 {
-		return t.Format("2006-01-02T15:04:05")
-	}
-	return t.Format("2006-01-02T15:04:05.000000")
-}
-
-// dateStamp formats t as the patient and therapist services serialise their
-// created_at and updated_at (a DateField: the date only).
-func dateStamp(t time.Time) string { return t.UTC().Format("2006-01-02") }
-
-// rfc822 formats t as flask-restful's fields.DateTime does.
-func rfc822(t time.Time) string { return t.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0000") }
 
 // fillDefaults stores the default of every known field that is missing or
 // null, and the creation stamp.
@@ -207,23 +219,6 @@ func intValue(v any) (int64, bool) {
 	return 0, false
 }
 
-// pyRepr is how Python's str() shows a JSON value in an error message.
-func pyRepr(v any) string {
-	switch x := v.(type) {
-	case string:
-		return "'" + x + "'"
-	case bool:
-		if x {
-			return "True"
-		}
-		return "False"
-	case nil:
-		return "None"
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 // convert parses one field of a create or update body as reqparse would. It
 // returns the value to store, or the 400 message.
 func convert(f field, v any) (any, string) {
@@ -296,68 +291,54 @@ func strictDate(s string) bool {
 	return err == nil
 }
 
-// SamplePatient returns a patient record that passes every check of
-// POST /api/platzsuchen (reference-behaviour §4.4) and no constraint of
-// composition rules it out on its own: Berlin 10115, born 1990-05-15, open for
-// group therapy, no preferences. overrides replace or add keys (a nil value
-// stores null).
-func SamplePatient(overrides map[string]any) map[string]any {
-	p := map[string]any{
-		"anrede":                            "Herr",
-		"geschlecht":                        "männlich",
-		"vorname":                           "Max",
-		"nachname":                          "Mustermann",
-		"strasse":                           "Invalidenstraße 1",
-		"plz":                               "10115",
-		"ort":                               "Berlin",
-		"email":                             "max.mustermann@example.org",
-		"telefon":                           "+49 30 1234567",
-		"geburtsdatum":                      "1990-05-15",
-		"symptome":                          []any{"Depression / Niedergeschlagenheit", "Schlafstörungen"},
-		"krankenkasse":                      "AOK",
-		"erfahrung_mit_psychotherapie":      false,
-		"offen_fuer_gruppentherapie":        true,
-		"zeitliche_verfuegbarkeit":          map[string]any{"montag": []any{"09:00-12:00", "14:00-18:00"}, "mittwoch": []any{"10:00-16:00"}},
-		"raeumliche_verfuegbarkeit":         map[string]any{"max_km": 25},
-		"verkehrsmittel":                    "Auto",
-		"bevorzugtes_therapeutengeschlecht": "Egal",
-		"bevorzugtes_therapieverfahren":     "egal",
-		"ausgeschlossene_therapeuten":       []any{},
+// pyRepr is how Python's str() shows a JSON value in an error message.
+func pyRepr(v any) string {
+	switch x := v.(type) {
+	case string:
+		return "'" + x + "'"
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case nil:
+		return "None"
 	}
-	for k, v := range overrides {
-		p[k] = v
-	}
-	return p
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
-// SampleTherapist returns an active therapist record in Berlin 10117 with an
-// email address and no preferences; overrides replace or add keys.
-func SampleTherapist(overrides map[string]any) map[string]any {
-	t := map[string]any{
-		"anrede":                      "Frau",
-		"titel":                       "Dr.",
-		"vorname":                     "Erika",
-		"nachname":                    "Musterfrau",
-		"strasse":                     "Friedrichstraße 10",
-		"plz":                         "10117",
-		"ort":                         "Berlin",
-		"telefon":                     "+49 30 7654321",
-		"email":                       "praxis@musterfrau.example.org",
-		"status":                      "aktiv",
-		"geschlecht":                  "weiblich",
-		"psychotherapieverfahren":     "Verhaltenstherapie",
-		"alter_min":                   nil,
-		"alter_max":                   nil,
-		"geschlechtspraeferenz":       "Egal",
-		"bevorzugt_gruppentherapie":   false,
-		"potenziell_verfuegbar":       true,
-		"ueber_curavani_informiert":   true,
-		"naechster_kontakt_moeglich":  nil,
-		"bevorzugte_diagnosen":        []any{},
-		"telefonische_erreichbarkeit": map[string]any{"montag": []any{"10:00-12:00"}, "donnerstag": []any{"14:00-15:00"}},
+// pyList formats values as Python prints a list of strings: ['a', 'b'].
+func pyList(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = "'" + v + "'"
 	}
-	for k, v := range overrides {
-		t[k] = v
-	}
-	return t
+	return "[" + strings.Join(q, ", ") + "]"
 }
+
+func contains(vals []string, v string) bool {
+	for _, x := range vals {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// isoStamp formats t as the reference's naive-UTC ISO datetime; like Python's
+// isoformat it drops a zero fraction.
+func isoStamp(t time.Time) string {
+	t = t.UTC().Truncate(time.Microsecond)
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02T15:04:05")
+	}
+	return t.Format("2006-01-02T15:04:05.000000")
+}
+
+// dateStamp formats t as the patient and therapist services serialise their
+// created_at and updated_at (a DateField: the date only).
+func dateStamp(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// rfc822 formats t as flask-restful's fields.DateTime does.
+func rfc822(t time.Time) string { return t.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0000") }
