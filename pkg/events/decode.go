@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"time"
@@ -30,6 +31,15 @@ type Inbound struct {
 	Payload json.RawMessage
 }
 
+// LogValue is what a log line says of a consumed event: its type, id and
+// partition key, under the names the outbox publisher uses for the events it
+// publishes (type, id, key), so that one query finds an event's lines on
+// both sides. Log it under the empty key, slog.Any("", in): slog then
+// inlines the three attributes at the top level of the line.
+func (in Inbound) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("type", in.Type), slog.String("id", in.ID), slog.String("key", in.Key))
+}
+
 // envelope is the reference's Kafka message value; both key spellings occur.
 type envelope struct {
 	EventID        string          `json:"eventId"`
@@ -43,8 +53,9 @@ type envelope struct {
 // Decode turns a received CloudEvent into an Inbound. It accepts a typed
 // CloudEvent whose data is the payload, and any CloudEvent (KafkaSource wraps
 // plain records as dev.knative.kafka.event) whose data is the reference
-// envelope with camelCase or snake_case keys. A malformed event is a
-// fault.Invalid error.
+// envelope with camelCase or snake_case keys. An event whose data cannot be
+// read as one of these shapes is a fault.Malformed error; one whose envelope
+// was read but whose payload is not a JSON object is fault.Invalid.
 func Decode(e cloudevents.Event) (Inbound, error) {
 	data := bytes.TrimSpace(e.Data())
 	in := Inbound{
@@ -55,14 +66,14 @@ func Decode(e cloudevents.Event) (Inbound, error) {
 		Key:       partitionKey(e),
 	}
 	if len(data) == 0 {
-		return in, fault.Invalidf("event %s has no data", e.ID())
+		return in, fault.Malformedf("event %s has no data", e.ID())
 	}
 	if data[0] != '{' {
-		return in, fault.Invalidf("event data is not a JSON object")
+		return in, fault.Malformedf("event data is not a JSON object")
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
-		return in, fault.Invalidf("event data is not valid JSON: %v", err)
+		return in, fault.Malformedf("event data is not valid JSON: %v", err)
 	}
 	_, hasPayload := fields["payload"]
 	_, camel := fields["eventType"]
@@ -70,11 +81,11 @@ func Decode(e cloudevents.Event) (Inbound, error) {
 	if hasPayload && (camel || snake) {
 		var env envelope
 		if err := json.Unmarshal(data, &env); err != nil {
-			return in, fault.Invalidf("malformed event envelope: %v", err)
+			return in, fault.Malformedf("malformed event envelope: %v", err)
 		}
 		typ := firstNonEmpty(env.EventType, env.EventTypeSnake)
 		if typ == "" {
-			return in, fault.Invalidf("event envelope has no eventType")
+			return in, fault.Malformedf("event envelope has no eventType")
 		}
 		in.Type = Canonical(typ)
 		if id := firstNonEmpty(env.EventID, env.EventIDSnake); id != "" {
@@ -91,7 +102,7 @@ func Decode(e cloudevents.Event) (Inbound, error) {
 		return in, nil
 	}
 	if e.Type() == "" || e.Type() == KafkaEventType {
-		return in, fault.Invalidf("event of type %q carries no reference envelope (eventType and payload)", e.Type())
+		return in, fault.Malformedf("event of type %q carries no reference envelope (eventType and payload)", e.Type())
 	}
 	in.Payload = json.RawMessage(data)
 	return in, nil

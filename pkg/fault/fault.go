@@ -1,8 +1,24 @@
 // Package fault holds the few kinds of error that decide how a failure is
-// answered: the HTTP status of the anfrage API, the status a CloudEvents
-// handler returns to Knative, and whether the Kafka-direct consumer retries a
-// record or sends it to the dead-letter topic. Wrap one of the kinds with
-// context (fmt.Errorf("...: %w", err)); Status and Permanent read it back.
+// answered, and the one table that maps each kind to its answers: the HTTP
+// status of a request (the anfrage API) and the status of a delivered event
+// (what Knative, and the Kafka-direct consumer, act on: 4xx is poison and
+// goes to the dead-letter sink, 5xx is retried). Wrap one of the kinds with
+// context (fmt.Errorf("...: %w", err)); Status, EventStatus and Permanent
+// read it back.
+//
+// Malformed and Invalid are both bad input that retrying cannot fix; they
+// differ in how far the input was understood:
+//
+//	Malformed  cannot be read as given: not JSON, not a CloudEvent, no
+//	           reference envelope                  → 400 for both
+//	Invalid    read, but a field or a rule says no  → 400 for a request,
+//	           422 for an event
+//
+// The API answers every rule it checks with 400, as the reference did, so
+// its argument and rule errors are Invalid (a body that is not JSON may be
+// either; it is 400 both ways). A consumed event answers 422 once its payload
+// was read (product spec §4), and never 404 or 409 (Knative would retry
+// those), so NotFound and Conflict are 422 for an event too.
 package fault
 
 import (
@@ -18,7 +34,11 @@ const (
 	// Transient is the zero kind: anything not classified is assumed to be
 	// worth retrying (database down, timeout).
 	Transient Kind = iota
-	// Invalid input: retrying the same input can never succeed.
+	// Malformed input cannot be read as given; retrying it can never
+	// succeed.
+	Malformed
+	// Invalid input was read but breaks the contract (a missing or
+	// mistyped field, a rule); retrying it can never succeed.
 	Invalid
 	// NotFound: the addressed entity does not exist.
 	NotFound
@@ -31,6 +51,33 @@ const (
 	// Unauthorized: a missing or wrong bearer token.
 	Unauthorized
 )
+
+// answers is the one mapping from a kind to HTTP status: to a request and
+// to a delivered event (see the package comment for why they differ).
+var answers = [...]struct{ request, event int }{
+	Transient:    {http.StatusInternalServerError, http.StatusInternalServerError},
+	Malformed:    {http.StatusBadRequest, http.StatusBadRequest},
+	Invalid:      {http.StatusBadRequest, http.StatusUnprocessableEntity},
+	NotFound:     {http.StatusNotFound, http.StatusUnprocessableEntity},
+	Conflict:     {http.StatusConflict, http.StatusUnprocessableEntity},
+	Unavailable:  {http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+	TooLarge:     {http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
+	Unauthorized: {http.StatusUnauthorized, http.StatusUnprocessableEntity},
+}
+
+// Status is the HTTP status of a request that failed with an error of kind k.
+func (k Kind) Status() int { return k.answer().request }
+
+// EventStatus is the HTTP status of a delivered event that failed with an
+// error of kind k.
+func (k Kind) EventStatus() int { return k.answer().event }
+
+func (k Kind) answer() struct{ request, event int } {
+	if k < 0 || int(k) >= len(answers) {
+		return answers[Transient]
+	}
+	return answers[k]
+}
 
 // Error is an error of a Kind with the message shown to the caller and,
 // optionally, extra JSON keys of the reference's error bodies
@@ -55,6 +102,9 @@ func newf(k Kind, format string, args ...any) *Error {
 	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
 }
 
+// Malformedf returns a Malformed error with the formatted message.
+func Malformedf(format string, args ...any) *Error { return newf(Malformed, format, args...) }
+
 // Invalidf returns an Invalid error with the formatted message.
 func Invalidf(format string, args ...any) *Error { return newf(Invalid, format, args...) }
 
@@ -66,6 +116,9 @@ func Conflictf(format string, args ...any) *Error { return newf(Conflict, format
 
 // Unavailablef returns an Unavailable error with the formatted message.
 func Unavailablef(format string, args ...any) *Error { return newf(Unavailable, format, args...) }
+
+// TooLargef returns a TooLarge error with the formatted message.
+func TooLargef(format string, args ...any) *Error { return newf(TooLarge, format, args...) }
 
 // With returns a copy of e with the extra key set.
 func (e *Error) With(key string, value any) *Error {
@@ -102,34 +155,28 @@ func KindOf(err error) Kind {
 	return Transient
 }
 
-// Permanent reports whether retrying err can never help. Event handlers send
-// such events to the dead-letter sink instead of retrying them.
+// Permanent reports whether retrying err can never help: its event status
+// is a 4xx. Event handlers send such events to the dead-letter sink instead
+// of retrying them.
 func Permanent(err error) bool {
-	switch KindOf(err) {
-	case Invalid, NotFound, Conflict, TooLarge, Unauthorized:
-		return err != nil
-	}
-	return false
+	return err != nil && KindOf(err).EventStatus() < http.StatusInternalServerError
 }
 
-// Status is the single mapping from an error to an HTTP status code.
+// Status is the HTTP status answering a request that failed with err
+// (200 for nil).
 func Status(err error) int {
 	if err == nil {
 		return http.StatusOK
 	}
-	switch KindOf(err) {
-	case Invalid:
-		return http.StatusBadRequest
-	case NotFound:
-		return http.StatusNotFound
-	case Conflict:
-		return http.StatusConflict
-	case Unavailable:
-		return http.StatusServiceUnavailable
-	case TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case Unauthorized:
-		return http.StatusUnauthorized
+	return KindOf(err).Status()
+}
+
+// EventStatus is the HTTP status answering a delivered event whose handling
+// failed with err (200 for nil): a 4xx sends the event to the dead-letter
+// sink, a 5xx has it delivered again.
+func EventStatus(err error) int {
+	if err == nil {
+		return http.StatusOK
 	}
-	return http.StatusInternalServerError
+	return KindOf(err).EventStatus()
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/inbox"
 	"github.com/curavani/matching/pkg/matching"
-	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store"
 )
 
@@ -23,7 +22,7 @@ import (
 func Communication(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox.Processor {
 	log = logger(log)
 	logOnly := func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
-		log.Info("communication event", runtime.EventAttrs(in)...)
+		log.Info("communication event", slog.Any("", in))
 		return nil, nil
 	}
 	return &inbox.Processor{
@@ -39,7 +38,7 @@ func Communication(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *i
 				if err != nil {
 					return nil, err
 				}
-				log.Info("email response received", append(runtime.EventAttrs(in), slog.Int64("email_id", d.EmailID))...)
+				log.Info("email response received", slog.Any("", in), slog.Int64("email_id", d.EmailID))
 				return nil, nil
 			},
 			events.PhoneCallCompleted: func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
@@ -47,7 +46,7 @@ func Communication(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *i
 				if err != nil {
 					return nil, err
 				}
-				log.Info("phone call completed", append(runtime.EventAttrs(in), slog.Int64("phone_call_id", d.CallID))...)
+				log.Info("phone call completed", slog.Any("", in), slog.Int64("phone_call_id", d.CallID))
 				return nil, nil
 			},
 			events.CallScheduled: logOnly,
@@ -72,6 +71,6 @@ func emailSent(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	log.Info("email sent", append(runtime.EventAttrs(in), slog.Int64("email_id", d.EmailID), slog.Any("anfrage_ids", ids))...)
+	log.Info("email sent", slog.Any("", in), slog.Int64("email_id", d.EmailID), slog.Any("anfrage_ids", ids))
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/inbox"
 	"github.com/curavani/matching/pkg/matching"
-	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store"
 )
 
@@ -64,8 +63,8 @@ func patientDeleted(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog
 		}))
 		ids = append(ids, s.ID)
 	}
-	log.Info("patient deleted: open searches cancelled", append(runtime.EventAttrs(in),
-		slog.Int64("patient_id", d.PatientID), slog.Any("search_ids", ids))...)
+	log.Info("patient deleted: open searches cancelled", slog.Any("", in),
+		slog.Int64("patient_id", d.PatientID), slog.Any("search_ids", ids))
 	return out, nil
 }
 
@@ -86,6 +85,6 @@ func patientUpdated(in events.Inbound, log *slog.Logger) {
 		}
 		slices.Sort(fields)
 	}
-	log.Info("patient updated (no effect on matching yet)", append(runtime.EventAttrs(in),
-		slog.String("patient_id", string(p.PatientID)), slog.Any("fields", fields))...)
+	log.Info("patient updated (no effect on matching yet)", slog.Any("", in),
+		slog.String("patient_id", string(p.PatientID)), slog.Any("fields", fields))
 }

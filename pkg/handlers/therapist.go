@@ -12,7 +12,6 @@ import (
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/inbox"
 	"github.com/curavani/matching/pkg/matching"
-	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store"
 )
 
@@ -37,7 +36,7 @@ func Therapist(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox
 				}
 				_ = json.Unmarshal(in.Payload, &p)
 				log.Info("therapist unblocked: exclusion lists are not changed automatically, manual review required",
-					append(runtime.EventAttrs(in), slog.String("therapist_id", string(p.TherapistID)))...)
+					slog.Any("", in), slog.String("therapist_id", string(p.TherapistID)))
 				return nil, nil
 			},
 		},
@@ -89,8 +88,8 @@ func therapistBlocked(ctx context.Context, tx pgx.Tx, in events.Inbound, log *sl
 			AnfrageID: id, TherapistID: d.TherapistID, Reason: cancelReason,
 		}))
 	}
-	log.Info("therapist blocked: unsent anfragen cancelled, therapist excluded", append(runtime.EventAttrs(in),
+	log.Info("therapist blocked: unsent anfragen cancelled, therapist excluded", slog.Any("", in),
 		slog.Int64("therapist_id", d.TherapistID), slog.String("reason", cancelReason),
-		slog.Int("cancelled_anfragen", len(cancelled)), slog.Int("updated_exclusion_lists", len(excluded)))...)
+		slog.Int("cancelled_anfragen", len(cancelled)), slog.Int("updated_exclusion_lists", len(excluded)))
 	return out, nil
 }

@@ -9,7 +9,8 @@
 // source (the topic), type and outcome and timed (pkg/metrics); the consumer
 // also keeps the lag of each partition it holds. Logs follow the seed: an
 // event handled at DEBUG, one not handled at ERROR with its error chain, and
-// every line about an event carries its type, id and key (EventAttrs).
+// every line about an event carries its type, id and key (events.Inbound
+// logs itself).
 //
 // It holds no business rule and no SQL beyond the readiness ping: a function
 // hands it one Handler (in practice an *inbox.Processor) and the runtime maps

@@ -27,27 +27,20 @@ func (f HandlerFunc) Handle(ctx context.Context, e cloudevents.Event) (events.In
 	return f(ctx, e)
 }
 
-// status maps a handler's result to the HTTP status Knative acts on (product
-// §4): 2xx acknowledges; 400 and 422 are poison and go to the dead-letter
-// sink without retry; 5xx is retried. A permanent problem never becomes 404
-// or 409, which Knative would retry.
-func status(in events.Inbound, outcome events.Outcome, err error) int {
+// status is the HTTP status Knative acts on for a handler's result
+// (product §4): 200 acknowledges the event; otherwise the error's kind
+// decides, through fault.EventStatus: 4xx is poison and goes to the
+// dead-letter sink without retry, 5xx is retried. A handler that failed
+// without an error is retried.
+func status(outcome events.Outcome, err error) int {
 	switch outcome {
 	case events.Processed, events.Duplicate, events.Ignored:
 		return http.StatusOK
-	case events.Rejected:
-		// Decoding sets the payload only once the body was understood: a
-		// rejection before that is an unparseable event (400), after it a
-		// missing or mistyped field (422).
-		if len(in.Payload) == 0 {
-			return http.StatusBadRequest
-		}
-		return http.StatusUnprocessableEntity
 	}
-	if fault.KindOf(err) == fault.Unavailable {
-		return http.StatusServiceUnavailable
+	if err == nil {
+		return http.StatusInternalServerError
 	}
-	return http.StatusInternalServerError
+	return fault.EventStatus(err)
 }
 
 // reason is the one-line text of a failure shown to the caller.

@@ -15,6 +15,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/metrics"
 )
 
@@ -152,10 +153,10 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	switch msg.ReadEncoding() {
 	case binding.EncodingBinary, binding.EncodingStructured:
 	case binding.EncodingBatch:
-		s.rejectRequest(w, r, start, http.StatusBadRequest, "batched CloudEvents are not supported")
+		s.rejectRequest(w, r, start, fault.Malformedf("batched CloudEvents are not supported"))
 		return
 	default:
-		s.rejectRequest(w, r, start, http.StatusBadRequest, "not a CloudEvent: expected ce-* headers (binary mode) or application/cloudevents+json (structured mode)")
+		s.rejectRequest(w, r, start, fault.Malformedf("not a CloudEvent: expected ce-* headers (binary mode) or application/cloudevents+json (structured mode)"))
 		return
 	}
 	e, err := binding.ToEvent(r.Context(), msg)
@@ -165,20 +166,20 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			s.rejectRequest(w, r, start, http.StatusRequestEntityTooLarge, "request body exceeds 1 MiB")
+			s.rejectRequest(w, r, start, fault.TooLargef("request body exceeds 1 MiB"))
 			return
 		}
-		s.rejectRequest(w, r, start, http.StatusBadRequest, "malformed CloudEvent: "+err.Error())
+		s.rejectRequest(w, r, start, fault.Malformedf("malformed CloudEvent: %v", err))
 		return
 	}
 
 	in, outcome, err := s.opts.Handler.Handle(r.Context(), *e)
 	took := time.Since(start)
 	s.opts.Metrics.ObserveConsumed(s.opts.Source, in.Type, outcome, took)
-	code := status(in, outcome, err)
+	code := status(outcome, err)
 	if level := logLevel(err); s.log.Enabled(r.Context(), level) {
-		attrs := append(EventAttrs(in), slog.String("outcome", string(outcome)), slog.Int("status", code),
-			slog.Duration("duration", took))
+		attrs := []any{slog.Any("", in), slog.String("outcome", string(outcome)), slog.Int("status", code),
+			slog.Duration("duration", took)}
 		if err != nil {
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
@@ -207,14 +208,15 @@ func eventMessage(err error) string {
 	return "event handled"
 }
 
-// rejectRequest answers a request that is not a usable CloudEvent. It is
-// counted as a rejected event of unknown type; the log line carries what
-// the binary-mode headers say of its type, id and key.
-func (s *Server) rejectRequest(w http.ResponseWriter, r *http.Request, start time.Time, code int, msg string) {
+// rejectRequest answers a request that is not a usable CloudEvent with the
+// status of err's kind. It is counted as a rejected event of unknown type;
+// the log line carries what the binary-mode headers say of its type, id and
+// key.
+func (s *Server) rejectRequest(w http.ResponseWriter, r *http.Request, start time.Time, err error) {
 	s.opts.Metrics.ObserveConsumed(s.opts.Source, "", events.Rejected, time.Since(start))
-	msg = oneLine(msg)
-	s.log.Error("request rejected", slog.String("type", r.Header.Get("Ce-Type")), slog.String("id", r.Header.Get("Ce-Id")),
-		slog.String("key", r.Header.Get("Ce-Partitionkey")), slog.Int("status", code), slog.String("error", msg))
+	code, msg := fault.EventStatus(err), reason(err)
+	sent := events.Inbound{Type: r.Header.Get("Ce-Type"), ID: r.Header.Get("Ce-Id"), Key: r.Header.Get("Ce-Partitionkey")}
+	s.log.Error("request rejected", slog.Any("", sent), slog.Int("status", code), slog.String("error", msg))
 	w.Header()[OutcomeHeader] = outcomeValues[events.Rejected]
 	writeText(w, code, msg)
 }
@@ -223,7 +225,7 @@ func (s *Server) serveTrigger(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err := s.opts.Trigger(r.Context()); err != nil {
 		s.log.Error("trigger failed", slog.String("error", err.Error()))
-		writeText(w, http.StatusInternalServerError, reason(err))
+		writeText(w, fault.EventStatus(err), reason(err))
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 
 	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/metrics"
 )
 
@@ -184,9 +185,9 @@ func (c *Consumer) process(session context.Context, msg *sarama.ConsumerMessage)
 		in, outcome, err := c.handle(ctx, e, decodeErr)
 		took := time.Since(start)
 		c.opts.Metrics.ObserveConsumed(c.opts.Topic, in.Type, outcome, took)
-		attrs := append(EventAttrs(in), slog.String("outcome", string(outcome)),
+		attrs := []any{slog.Any("", in), slog.String("outcome", string(outcome)),
 			slog.Int("partition", int(msg.Partition)), slog.Int64("offset", msg.Offset),
-			slog.Int("attempt", attempt), slog.Duration("duration", took))
+			slog.Int("attempt", attempt), slog.Duration("duration", took)}
 		switch outcome {
 		case events.Processed, events.Duplicate, events.Ignored:
 			cancel()
@@ -194,7 +195,7 @@ func (c *Consumer) process(session context.Context, msg *sarama.ConsumerMessage)
 			return true
 		case events.Rejected:
 			c.log.Error("record rejected: sending it to the dead-letter topic", append(attrs, slog.String("error", err.Error()))...)
-			err = c.opts.DeadLetter.Send(ctx, deadLetter(e, msg, in, err))
+			err = c.opts.DeadLetter.Send(ctx, deadLetter(e, msg, err))
 			cancel()
 			if err == nil {
 				return true
@@ -234,7 +235,7 @@ func recordEvent(msg *sarama.ConsumerMessage) (cloudevents.Event, error) {
 		err = e.Validate()
 	}
 	if err != nil {
-		return wrapRecord(msg), fmt.Errorf("malformed CloudEvent record: %w", err)
+		return wrapRecord(msg), fault.Malformedf("malformed CloudEvent record: %v", err)
 	}
 	if _, ok := e.Extensions()["partitionkey"]; !ok && msg.Key != nil {
 		e.SetExtension("partitionkey", string(msg.Key))
@@ -272,10 +273,10 @@ func wrapRecord(msg *sarama.ConsumerMessage) cloudevents.Event {
 // deadLetter is the event published for a poison record: the event as the
 // handler saw it (for a plain record, its raw value as data), with the
 // rejection reason and the record's coordinates as extensions.
-func deadLetter(e cloudevents.Event, msg *sarama.ConsumerMessage, in events.Inbound, err error) cloudevents.Event {
+func deadLetter(e cloudevents.Event, msg *sarama.ConsumerMessage, err error) cloudevents.Event {
 	d := e.Clone()
 	d.SetExtension("deadletterreason", reason(err))
-	d.SetExtension("deadlettercode", strconv.Itoa(status(in, events.Rejected, err)))
+	d.SetExtension("deadlettercode", strconv.Itoa(status(events.Rejected, err)))
 	d.SetExtension("kafkatopic", msg.Topic)
 	d.SetExtension("kafkapartition", strconv.Itoa(int(msg.Partition)))
 	d.SetExtension("kafkaoffset", strconv.FormatInt(msg.Offset, 10))
