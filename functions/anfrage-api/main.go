@@ -1,8 +1,8 @@
 // Command anfrage-api serves the anfrage API (pkg/api): the reference
 // matching service's REST endpoints under /api, GET /health and the
 // readiness and liveness probes, and GET /metrics with the business
-// counters. It runs on the shared runtime (runtime.Run with the routes of
-// api.Wire), listens on PORT (set by Knative), else
+// counters. It runs api.Function on the shared runtime (runtime.Run),
+// listens on PORT (set by Knative), else
 // MATCHING_SERVICE_INTERNAL_PORT (the local stack), else 8080, and on
 // SIGTERM stops accepting connections and drains the requests in flight.
 package main
@@ -17,8 +17,6 @@ import (
 	"github.com/curavani/matching/pkg/api"
 	"github.com/curavani/matching/pkg/runtime"
 )
-
-const name = "anfrage-api"
 
 // spec is the API's environment.
 type spec struct {
@@ -60,15 +58,15 @@ func listenPort(cfg spec, lookup func(string) (string, bool)) int {
 func options(cfg spec, lookup func(string) (string, bool)) runtime.Options {
 	common := cfg.Common
 	common.Port = listenPort(cfg, lookup)
-	return api.RuntimeOptions(name, common, cfg.Settings)
+	return runtime.Options{Config: common}
 }
 
 func main() {
 	var cfg spec
 	if err := config.Load(&cfg); err != nil {
-		config.Exit(name, err)
+		config.Exit(api.FunctionName, err)
 	}
-	if err := runtime.Run(context.Background(), options(cfg, os.LookupEnv)); err != nil {
+	if runtime.Run(context.Background(), api.Function(cfg.Settings), options(cfg, os.LookupEnv)) != nil {
 		os.Exit(1)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/api"
 	"github.com/curavani/matching/pkg/neighbours/fake"
 	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store/storetest"
@@ -95,7 +96,7 @@ func TestRun_servesTheAPIHealthAndMetricsAndStopsOnCancel(t *testing.T) {
 	opts.Log = slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runtime.Run(ctx, opts) }()
+	go func() { done <- runtime.Run(ctx, api.Function(cfg.Settings), opts) }()
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	get := func(path string, token string) (int, string) {

@@ -101,7 +101,7 @@ func startAPI(t *testing.T, cfg spec, log io.Writer) *apiProcess {
 	opts.Log = slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runtime.Run(ctx, opts) }()
+	go func() { done <- runtime.Run(ctx, api.Function(cfg.Settings), opts) }()
 	p := &apiProcess{base: "http://" + ln.Addr().String()}
 	p.stop = func() {
 		cancel()
@@ -295,8 +295,8 @@ func TestAPI_metricsAndLogsOfAnAnfragesLife(t *testing.T) {
 	publishedLines := 0
 	sawSendError := false
 	for _, l := range logs.Lines(t) {
-		if l["function"] != name {
-			t.Errorf("line without function=%s: %v", name, l)
+		if l["function"] != api.FunctionName {
+			t.Errorf("line without function=%s: %v", api.FunctionName, l)
 		}
 		switch l["msg"] {
 		case "anfrage created", "anfrage sent", "anfrage response recorded":

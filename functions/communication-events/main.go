@@ -14,23 +14,12 @@ import (
 	"github.com/curavani/matching/pkg/runtime"
 )
 
-const name = "communication-events"
-
 func main() {
 	var cfg config.Common
 	if err := config.Load(&cfg); err != nil {
-		config.Exit(name, err)
+		config.Exit(handlers.CommunicationEvents.Name, err)
 	}
-	err := runtime.Run(context.Background(), runtime.Options{
-		Name:   name,
-		Config: cfg,
-		Topic:  handlers.CommunicationTopic,
-		Group:  handlers.CommunicationGroup,
-		NewHandler: func(d runtime.Deps) runtime.Handler {
-			return handlers.Communication(d.Pool, d.Publisher, d.Log)
-		},
-	})
-	if err != nil {
+	if runtime.Run(context.Background(), handlers.CommunicationEvents, runtime.Options{Config: cfg}) != nil {
 		os.Exit(1)
 	}
 }

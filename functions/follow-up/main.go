@@ -26,10 +26,7 @@ import (
 	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/followup"
 	"github.com/curavani/matching/pkg/neighbours"
-	"github.com/curavani/matching/pkg/outbox"
 	"github.com/curavani/matching/pkg/runtime"
-	"github.com/curavani/matching/pkg/sink"
-	"github.com/curavani/matching/pkg/store"
 )
 
 const name = "follow-up"
@@ -106,22 +103,18 @@ func run(ctx context.Context, cfg spec) int {
 	// One connection pages through the selection, each worker holds one
 	// while it follows up an anfrage.
 	workers := max(int(cfg.Database.MaxConns)-1, 1)
-	pool, err := store.Open(ctx, cfg.Database.URL, int32(workers+1))
+	common := cfg.Common
+	common.Database.MaxConns = int32(workers + 1)
+	deps, release, err := runtime.Open(ctx, common, log)
 	if err != nil {
-		log.Error("follow-up: database", "error", err.Error())
+		log.Error("follow-up: cannot start", "error", err.Error())
 		return 1
 	}
-	defer pool.Close()
-	if cfg.Database.AutoMigrate {
-		if _, err := store.Migrate(ctx, pool); err != nil {
-			log.Error("follow-up: migrate", "error", err.Error())
-			return 1
-		}
-	}
+	defer release()
 
 	clients := neighbours.NewClients(cfg.Neighbours)
 	job := &followup.Job{
-		Pool:          pool,
+		Pool:          deps.Pool,
 		Therapists:    clients.Therapists,
 		Communication: clients.Communication,
 		Log:           log,
@@ -133,13 +126,7 @@ func run(ctx context.Context, cfg spec) int {
 	// Without a sink the events wait in the outbox for outbox-relay; trying
 	// to publish them here would only record a failed attempt on each.
 	if cfg.Sink.URL != "" || len(cfg.Kafka.BootstrapServers) > 0 {
-		sender, err := sink.New(cfg.Common, log)
-		if err != nil {
-			log.Error("follow-up: sink", "error", err.Error())
-			return 1
-		}
-		defer sender.Close()
-		job.Outbox = outbox.NewPublisher(pool, sender, log)
+		job.Outbox = deps.Publisher
 	}
 
 	sum, err := job.Run(ctx, opt)

@@ -2,45 +2,38 @@
 // after commit could not deliver, oldest first per partition key. Every POST
 // (a PingSource CloudEvent every minute under Knative) runs one pass;
 // RELAY_INTERVAL (e.g. 5s in the local stack; 0, the default, is off) also
-// runs it in a loop.
+// runs it in a loop. It runs handlers.OutboxRelay on the shared runtime.
 package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"time"
 
 	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/runtime"
 )
 
-const name = "outbox-relay"
-
+// spec is the relay's environment: the common block and its own settings.
 type spec struct {
 	config.Common
-	// RelayInterval runs the relay on this interval besides on POST.
-	RelayInterval time.Duration `envconfig:"RELAY_INTERVAL" default:"0"`
+	Relay handlers.RelaySettings
+}
+
+// Validate checks the common block, then the relay's settings.
+func (s *spec) Validate() error {
+	if err := s.Common.Validate(); err != nil {
+		return err
+	}
+	return s.Relay.Validate()
 }
 
 func main() {
 	var cfg spec
 	if err := config.Load(&cfg); err != nil {
-		config.Exit(name, err)
+		config.Exit(handlers.OutboxRelayName, err)
 	}
-	if cfg.RelayInterval < 0 {
-		config.Exit(name, fmt.Errorf("RELAY_INTERVAL: must not be negative, got %s", cfg.RelayInterval))
-	}
-	err := runtime.Run(context.Background(), runtime.Options{
-		Name:   name,
-		Config: cfg.Common,
-		NewTrigger: func(d runtime.Deps) func(context.Context) error {
-			return handlers.Relay(d.Publisher, d.Log)
-		},
-		Every: cfg.RelayInterval,
-	})
-	if err != nil {
+	if runtime.Run(context.Background(), handlers.OutboxRelay(cfg.Relay), runtime.Options{Config: cfg.Common}) != nil {
 		os.Exit(1)
 	}
 }

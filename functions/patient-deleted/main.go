@@ -13,23 +13,12 @@ import (
 	"github.com/curavani/matching/pkg/runtime"
 )
 
-const name = "patient-deleted"
-
 func main() {
 	var cfg config.Common
 	if err := config.Load(&cfg); err != nil {
-		config.Exit(name, err)
+		config.Exit(handlers.PatientDeleted.Name, err)
 	}
-	err := runtime.Run(context.Background(), runtime.Options{
-		Name:   name,
-		Config: cfg,
-		Topic:  handlers.PatientTopic,
-		Group:  handlers.PatientGroup,
-		NewHandler: func(d runtime.Deps) runtime.Handler {
-			return handlers.Patient(d.Pool, d.Publisher, d.Log)
-		},
-	})
-	if err != nil {
+	if runtime.Run(context.Background(), handlers.PatientDeleted, runtime.Options{Config: cfg}) != nil {
 		os.Exit(1)
 	}
 }

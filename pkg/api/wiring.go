@@ -86,13 +86,15 @@ func Wire(s Settings, d runtime.Deps) *Server {
 	return New(cfg)
 }
 
-// RuntimeOptions are the runtime.Run options of the anfrage-api function
-// named name: plain HTTP routes built by Wire, no events consumed. The
-// caller sets the listen port in common (or a Listener on the result).
-func RuntimeOptions(name string, common config.Common, s Settings) runtime.Options {
-	return runtime.Options{
-		Name:      name,
-		Config:    common,
-		NewRoutes: func(d runtime.Deps) http.Handler { return Wire(s, d) },
+// FunctionName is the anfrage-api function's name.
+const FunctionName = "anfrage-api"
+
+// Function is the anfrage-api function with settings s: the routes Wire
+// builds, served as plain HTTP; it consumes no events. Its main and the
+// local stack run this same value.
+func Function(s Settings) runtime.HTTPFunction {
+	return runtime.HTTPFunction{
+		Name: FunctionName,
+		New:  func(d runtime.Deps) http.Handler { return Wire(s, d) },
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/localkafka"
 	"github.com/curavani/matching/pkg/store/localpg"
 )
@@ -30,14 +29,8 @@ func (s *Stack) Banner() string {
 		"throwaway": "a throwaway cluster, removed on exit",
 	}[s.DatabaseOrigin]
 	line("PostgreSQL", localpg.Redact(s.DatabaseURL), origin)
-	consumers := map[string]string{
-		"patient-deleted":      handlers.PatientTopic + " → group " + handlers.PatientGroup,
-		"therapist-blocked":    handlers.TherapistTopic + " → group " + handlers.TherapistGroup,
-		"communication-events": handlers.CommunicationTopic + " → group " + handlers.CommunicationGroup,
-		"outbox-relay":         fmt.Sprintf("publishes what the inline publish missed, every %s", s.opts.RelayInterval),
-	}
 	for _, name := range Functions {
-		line(name, s.functionURL(name), consumers[name])
+		line(name, s.functionURL(name), s.fns[name].about)
 	}
 	if s.Seeded != "" {
 		fmt.Fprintf(&b, "\n  demo data: %s\n", s.Seeded)

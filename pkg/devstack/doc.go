@@ -8,8 +8,9 @@
 // follow-up function once against it (FollowUpCommand). Nothing in
 // production imports it.
 //
-// The functions run in-process exactly as their mains run them
-// (runtime.Run with the handlers of pkg/handlers, and api.RuntimeOptions for
-// the anfrage API), each with its own pool, sink, metrics and HTTP server
-// (GET /metrics included).
+// The functions run in-process exactly as their mains run them: runtime.Run
+// with the same definitions (handlers.Consumers, handlers.OutboxRelay and
+// api.Function), each with its own pool, sink, metrics and HTTP server
+// (GET /metrics included). A consumer added to handlers.Consumers runs here
+// without a change to this package.
 package devstack

@@ -73,8 +73,17 @@ type Options struct {
 }
 
 // Functions are the event functions the stack runs, in the order of their
-// ports: the three consumers in Kafka-direct mode and the outbox relay.
-var Functions = []string{"patient-deleted", "therapist-blocked", "communication-events", "outbox-relay"}
+// ports: the consumers (handlers.Consumers) in Kafka-direct mode and the
+// outbox relay.
+var Functions = functionNames()
+
+func functionNames() []string {
+	var names []string
+	for _, c := range handlers.Consumers {
+		names = append(names, c.Name)
+	}
+	return append(names, handlers.OutboxRelayName)
+}
 
 // Stack is a running local matching service.
 type Stack struct {
@@ -112,10 +121,16 @@ type Stack struct {
 	stopOnce sync.Once
 }
 
-// function is one event function run by runtime.Run, which can be stopped
-// and started again (the tests kill a consumer mid-stream).
+// function is one event function run by runtime.Run with its definition,
+// as its main runs it; it can be stopped and started again (the tests kill
+// a consumer mid-stream).
 type function struct {
-	name   string
+	name string
+	// topic and group are what a consumer consumes ("" for the relay).
+	topic, group string
+	// about is what the banner says the function does.
+	about  string
+	def    runtime.Function
 	port   int
 	opts   runtime.Options
 	cancel context.CancelFunc
@@ -298,46 +313,33 @@ func (s *Stack) common(port int) config.Common {
 	}
 }
 
-// startFunctions starts the three consumers and the relay as their mains
-// do (functions/*/main.go), each with its own pool, sink and HTTP server.
+// startFunctions starts the consumers and the relay with the definitions
+// their mains run (functions/*/main.go), each with its own pool, sink and
+// HTTP server.
 func (s *Stack) startFunctions() error {
-	consumer := func(name, topic, group string, h func(runtime.Deps) runtime.Handler) runtime.Options {
-		return runtime.Options{Name: name, Topic: topic, Group: group, NewHandler: h}
+	all := make([]*function, 0, len(Functions))
+	for _, c := range handlers.Consumers {
+		all = append(all, &function{name: c.Name, topic: c.Topic, group: c.Group, about: c.Topic + " → group " + c.Group, def: c})
 	}
-	all := []runtime.Options{
-		consumer("patient-deleted", handlers.PatientTopic, handlers.PatientGroup, func(d runtime.Deps) runtime.Handler {
-			return handlers.Patient(d.Pool, d.Publisher, d.Log)
-		}),
-		consumer("therapist-blocked", handlers.TherapistTopic, handlers.TherapistGroup, func(d runtime.Deps) runtime.Handler {
-			return handlers.Therapist(d.Pool, d.Publisher, d.Log)
-		}),
-		consumer("communication-events", handlers.CommunicationTopic, handlers.CommunicationGroup, func(d runtime.Deps) runtime.Handler {
-			return handlers.Communication(d.Pool, d.Publisher, d.Log)
-		}),
-		{
-			Name: "outbox-relay",
-			NewTrigger: func(d runtime.Deps) func(context.Context) error {
-				return handlers.Relay(d.Publisher, d.Log)
-			},
-			Every: s.opts.RelayInterval,
-		},
-	}
-	for i, o := range all {
-		port := 0
+	all = append(all, &function{
+		name:  handlers.OutboxRelayName,
+		about: fmt.Sprintf("publishes what the inline publish missed, every %s", s.opts.RelayInterval),
+		def:   handlers.OutboxRelay(handlers.RelaySettings{Interval: s.opts.RelayInterval}),
+	})
+	for i, f := range all {
 		if s.opts.FunctionsPort > 0 {
-			port = s.opts.FunctionsPort + i
+			f.port = s.opts.FunctionsPort + i
 		} else {
 			var err error
-			if port, err = freePort(); err != nil {
+			if f.port, err = freePort(); err != nil {
 				return err
 			}
 		}
-		o.Config = s.common(port)
+		f.opts.Config = s.common(f.port)
 		// Kafka-direct mode needs the topic in the configuration
 		// (config.Common.KafkaDirect), as KAFKA_TOPIC gives it.
-		o.Config.Kafka.Topic = o.Topic
-		f := &function{name: o.Name, port: port, opts: o}
-		s.fns[o.Name] = f
+		f.opts.Config.Kafka.Topic = f.topic
+		s.fns[f.name] = f
 		s.startFunction(f)
 	}
 	return nil
@@ -351,7 +353,7 @@ func (s *Stack) startFunction(f *function) {
 	f.cancel, f.done = cancel, make(chan error, 1)
 	done := f.done
 	s.wg.Go(func() {
-		done <- runtime.Run(ctx, f.opts)
+		done <- runtime.Run(ctx, f.def, f.opts)
 		close(done)
 	})
 }
@@ -375,7 +377,7 @@ func (s *Stack) restartFunction(ctx context.Context, name string) error {
 	return s.waitFunction(ctx, f)
 }
 
-// startAPI runs the anfrage API as its main does (api.RuntimeOptions on
+// startAPI runs the anfrage API as its main does (api.Function on
 // runtime.Run: its own pool, the Kafka sink, /metrics with the business
 // counters), wired to the fake neighbours, on APIAddr.
 func (s *Stack) startAPI() error {
@@ -384,14 +386,11 @@ func (s *Stack) startAPI() error {
 		return fmt.Errorf("anfrage API (MATCHING_SERVICE_INTERNAL_PORT): %w", err)
 	}
 	s.APIURL = "http://" + ln.Addr().String()
-	opts := api.RuntimeOptions("anfrage-api", s.common(0), api.Settings{
-		Neighbours: s.neighbourConfig(),
-		Matching:   s.opts.Matching,
-	})
-	opts.Listener = ln
+	fn := api.Function(api.Settings{Neighbours: s.neighbourConfig(), Matching: s.opts.Matching})
+	opts := runtime.Options{Config: s.common(0), Listener: ln}
 	s.apiDone = make(chan error, 1)
 	s.wg.Go(func() {
-		s.apiDone <- runtime.Run(s.ctx, opts)
+		s.apiDone <- runtime.Run(s.ctx, fn, opts)
 		close(s.apiDone)
 	})
 	return nil
@@ -420,11 +419,11 @@ func (s *Stack) waitFunction(ctx context.Context, f *function) error {
 	if err := waitHTTP(ctx, f.URL()+"/health/readiness", f.done); err != nil {
 		return fmt.Errorf("%s not ready: %w", f.name, err)
 	}
-	if f.opts.Group == "" {
+	if f.group == "" {
 		return nil
 	}
-	if err := waitGroup(ctx, s.Brokers, f.opts.Group, f.done); err != nil {
-		return fmt.Errorf("%s: consumer group %s: %w", f.name, f.opts.Group, err)
+	if err := waitGroup(ctx, s.Brokers, f.group, f.done); err != nil {
+		return fmt.Errorf("%s: consumer group %s: %w", f.name, f.group, err)
 	}
 	return nil
 }

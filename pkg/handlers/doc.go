@@ -3,6 +3,9 @@
 // communication-events (communication-events). Each is an *inbox.Processor
 // whose routes parse the payload, run the cascade's SQL (pkg/store) inside
 // the inbox transaction and return the events to emit through the outbox.
+// It also holds the outbox relay's trigger, and the definition of each of
+// these four functions (functions.go) that their mains and the local stack
+// hand to runtime.Run.
 //
 // Each consumer has the seed's consumer-group name, which is also its name
 // in processed_events, so switching between Knative delivery and Kafka
@@ -12,17 +15,6 @@ package handlers
 import (
 	"log/slog"
 	"time"
-)
-
-// Consumer groups (and processed_events consumer names) and default topics
-// of the three consumers, as the seed names them.
-const (
-	PatientGroup       = "matching-service-patient"
-	PatientTopic       = "patient-events"
-	TherapistGroup     = "matching-service-therapist"
-	TherapistTopic     = "therapist-events"
-	CommunicationGroup = "matching-service-communication"
-	CommunicationTopic = "communication-events"
 )
 
 // now is the clock of the handlers: naive UTC, like the reference's columns.

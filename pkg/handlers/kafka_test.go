@@ -33,11 +33,7 @@ func TestPatientDeletedFunction_kafkaDirect_envelopeRecordCancelsTheSearchAndEmi
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runtime.Run(ctx, runtime.Options{
-			Name: "patient-deleted", Config: cfg,
-			Topic: handlers.PatientTopic, Group: handlers.PatientGroup,
-			NewHandler: func(d runtime.Deps) runtime.Handler { return handlers.Patient(d.Pool, d.Publisher, d.Log) },
-		})
+		done <- runtime.Run(ctx, handlers.PatientDeleted, runtime.Options{Config: cfg})
 	}()
 	defer func() {
 		cancel()

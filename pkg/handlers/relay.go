@@ -4,7 +4,24 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 )
+
+// RelaySettings are the outbox-relay function's own environment besides
+// config.Common; its main embeds them in its envconfig spec.
+type RelaySettings struct {
+	// Interval also runs the relay on this interval besides on POST (0, the
+	// default: only on POST; the local stack uses 5s).
+	Interval time.Duration `envconfig:"RELAY_INTERVAL" default:"0"`
+}
+
+// Validate refuses a negative interval.
+func (s RelaySettings) Validate() error {
+	if s.Interval < 0 {
+		return fmt.Errorf("RELAY_INTERVAL: must not be negative, got %s", s.Interval)
+	}
+	return nil
+}
 
 // Relayer publishes what is waiting in the outbox; *outbox.Publisher
 // implements it.

@@ -78,17 +78,11 @@ func TestRun_patientFunctionCountsItsEventsAndLogsThemByLevel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runtime.Run(ctx, runtime.Options{
-			Name: "patient-deleted",
+		done <- runtime.Run(ctx, handlers.PatientDeleted, runtime.Options{
 			Config: config.Common{
 				Database: config.Database{URL: u.String(), MaxConns: 4},
 				Kafka:    config.Kafka{MatchingEventsTopic: "matching-events"},
 				Sink:     config.Sink{URL: sinkSrv.URL},
-			},
-			Topic: handlers.PatientTopic,
-			Group: handlers.PatientGroup,
-			NewHandler: func(d runtime.Deps) runtime.Handler {
-				return handlers.Patient(d.Pool, d.Publisher, d.Log)
 			},
 			Listener: ln,
 			Log:      slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -347,12 +341,8 @@ func TestRun_databaseErrorsDoNotLogThePassword(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs logtest.Buffer
-			err = runtime.Run(context.Background(), runtime.Options{
-				Name:   "patient-deleted",
-				Config: config.Common{Database: config.Database{URL: dbURL, MaxConns: 1, AutoMigrate: true}},
-				NewHandler: func(d runtime.Deps) runtime.Handler {
-					return handlers.Patient(d.Pool, d.Publisher, d.Log)
-				},
+			err = runtime.Run(context.Background(), handlers.PatientDeleted, runtime.Options{
+				Config:   config.Common{Database: config.Database{URL: dbURL, MaxConns: 1, AutoMigrate: true}},
 				Listener: ln,
 				Log:      slog.New(slog.NewJSONHandler(&logs, nil)),
 			})

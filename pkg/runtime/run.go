@@ -8,7 +8,6 @@ import (
 	"log"
 	"log/slog"
 	"net"
-	"net/http"
 	"os/signal"
 	"strconv"
 	"sync"
@@ -26,7 +25,7 @@ import (
 	"github.com/curavani/matching/pkg/store"
 )
 
-// Deps are what Run builds once and hands to a function's handler.
+// Deps are what Open builds once for a function and Run hands to its New.
 type Deps struct {
 	Pool      *pgxpool.Pool
 	Publisher *outbox.Publisher
@@ -37,30 +36,65 @@ type Deps struct {
 	Log     *slog.Logger
 }
 
-// Options describe one function to Run.
+// publisherFlushTimeout bounds the final flush of the publisher when a
+// function stops.
+const publisherFlushTimeout = 10 * time.Second
+
+// Open is the bootstrap every function shares, served by Run or run to
+// completion (the follow-up job): it opens the database pool (applying the
+// migrations when DATABASE_AUTO_MIGRATE is set), builds the sink of emitted
+// events, the function's metrics and the outbox publisher sending through
+// the sink and feeding the metrics. log is the function's logger
+// (NewLogger). The returned release gives the publisher the chance to send
+// what it still holds (bounded; whatever it cannot send stays in the outbox
+// for the relay), then closes the sink and the pool: call it once nothing
+// uses them any more. On error everything opened so far is closed.
+func Open(ctx context.Context, cfg config.Common, log *slog.Logger) (_ Deps, release func(), err error) {
+	// undo closes what is open so far, last opened first.
+	var undo []func()
+	closeAll := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	pool, err := store.Open(ctx, cfg.Database.URL, cfg.Database.MaxConns)
+	if err != nil {
+		return Deps{}, nil, err
+	}
+	undo = append(undo, pool.Close)
+	if cfg.Database.AutoMigrate {
+		applied, err := store.Migrate(ctx, pool)
+		if err != nil {
+			return Deps{}, nil, err
+		}
+		log.Info("migrations applied", slog.Any("versions", applied))
+	}
+	sender, err := sink.New(cfg, log)
+	if err != nil {
+		return Deps{}, nil, err
+	}
+	undo = append(undo, func() { _ = sender.Close() })
+	m := metrics.New(metrics.Options{Log: log})
+	pub := outbox.NewPublisher(pool, sender, log, outbox.WithObserver(m.Observer))
+	m.CollectBacklog(pub.Backlog)
+	undo = append(undo, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), publisherFlushTimeout)
+		defer cancel()
+		if err := pub.Close(ctx); err != nil {
+			log.Warn("outbox: flush at shutdown incomplete; the relay will deliver", slog.String("error", err.Error()))
+		}
+	})
+	return Deps{Pool: pool, Publisher: pub, Metrics: m, Log: log}, closeAll, nil
+}
+
+// Options are how Run serves a function.
 type Options struct {
-	// Name of the function (patient-deleted, …), on every log line.
-	Name   string
 	Config config.Common
-	// Topic and Group are the Kafka-direct defaults of a consumer function
-	// (KAFKA_TOPIC and KAFKA_CONSUMER_GROUP override them).
-	Topic, Group string
-	// NewHandler builds the CloudEvents handler of a consumer function.
-	NewHandler func(Deps) Handler
-	// NewTrigger, instead of NewHandler, builds the work a POST triggers
-	// whatever its body (outbox-relay).
-	NewTrigger func(Deps) func(context.Context) error
-	// Every, with NewTrigger, also runs the trigger on this interval
-	// (0: only when POSTed to).
-	Every time.Duration
-	// NewRoutes, instead of NewHandler or NewTrigger, builds the handler of
-	// a function that serves plain HTTP routes (the anfrage API). It gets
-	// every request but the health endpoints and GET /metrics, and consumes
-	// no events.
-	NewRoutes func(Deps) http.Handler
-	// Routes adds HTTP routes by ServeMux pattern (e.g. "GET /debug"); one
-	// given here replaces the runtime's own route of the same pattern.
-	Routes map[string]http.Handler
 	// Listener, if set, is where the function serves instead of PORT; Run
 	// closes it when it returns. Tests and the local stack use it.
 	Listener net.Listener
@@ -69,20 +103,23 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// Run is a function's main loop: it opens the database pool (applying the
-// migrations when DATABASE_AUTO_MIGRATE is set), builds the sink, the
-// function's metrics and the outbox publisher feeding them, serves HTTP on
-// PORT (CloudEvents, a trigger or plain routes; health; GET /metrics) and,
-// in Kafka-direct mode, consumes the function's topic, until SIGTERM or
-// SIGINT (or ctx ends); then it drains in-flight work and returns. The error
-// is what made the function stop abnormally; it has been logged.
-func Run(ctx context.Context, opts Options) error {
+// stopTimeout bounds a function's own Stop (Stopper).
+const stopTimeout = 10 * time.Second
+
+// Run is a function's main loop: it opens what the function needs (Open),
+// builds the function's work from it, serves HTTP on PORT (CloudEvents, a
+// trigger or plain routes; health; GET /metrics) and, for an event function
+// in Kafka-direct mode, consumes its topic, until SIGTERM or SIGINT (or ctx
+// ends); then it drains in-flight work, stops the work (Stopper), flushes
+// the publisher and returns. The error is what made the function stop
+// abnormally; it has been logged.
+func Run(ctx context.Context, f Function, opts Options) error {
 	log := opts.Log
 	if log == nil {
 		log = NewLogger(opts.Config.Logging)
 	}
-	log = log.With(slog.String("function", opts.Name))
-	if err := run(ctx, opts, log); err != nil {
+	log = log.With(slog.String("function", f.functionName()))
+	if err := run(ctx, f, opts, log); err != nil {
 		log.Error("function stopped", slog.String("error", err.Error()))
 		return err
 	}
@@ -90,70 +127,48 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-func run(ctx context.Context, opts Options, log *slog.Logger) error {
+func run(ctx context.Context, f Function, opts Options, log *slog.Logger) error {
 	cfg := opts.Config
 	if opts.Listener != nil {
 		// Closed on every path; a second Close after Serve closed it is
 		// harmless.
 		defer opts.Listener.Close()
 	}
-	set := 0
-	for _, ok := range []bool{opts.NewHandler != nil, opts.NewTrigger != nil, opts.NewRoutes != nil} {
-		if ok {
-			set++
-		}
-	}
-	if set != 1 {
-		return errors.New("runtime: exactly one of NewHandler, NewTrigger and NewRoutes must be set")
-	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	setKafkaLogger(cfg.Kafka.LogLevel, log)
 
-	pool, err := store.Open(ctx, cfg.Database.URL, cfg.Database.MaxConns)
+	deps, release, err := Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if cfg.Database.AutoMigrate {
-		applied, err := store.Migrate(ctx, pool)
-		if err != nil {
-			return err
-		}
-		log.Info("migrations applied", slog.Any("versions", applied))
+	// Runs after the server and the consumer have drained and the work has
+	// stopped: what the publisher still holds is sent now.
+	defer release()
+	sv := f.serve(deps)
+	if s, ok := sv.work.(Stopper); ok {
+		defer stopWork(s, log)
 	}
-	sender, err := sink.New(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer sender.Close()
-	m := metrics.New(metrics.Options{Log: log})
-	pub := outbox.NewPublisher(pool, sender, log, outbox.WithObserver(m.Observer))
-	m.CollectBacklog(pub.Backlog)
-	// Runs after the server and the consumer have drained (and before the
-	// sender closes): what the publisher still holds is sent now.
-	defer flushPublisher(pub, log)
-	deps := Deps{Pool: pool, Publisher: pub, Metrics: m, Log: log}
 
-	srvOpts := ServerOptions{
-		Ready:   func(ctx context.Context) error { return store.Ping(ctx, pool) },
-		Routes:  opts.Routes,
-		Metrics: m,
-		Source:  cmp.Or(cfg.Kafka.Topic, opts.Topic),
+	ready := func(ctx context.Context) error { return store.Ping(ctx, deps.Pool) }
+	if r, ok := sv.work.(ReadinessReporter); ok {
+		ready = func(ctx context.Context) error {
+			if err := store.Ping(ctx, deps.Pool); err != nil {
+				return err
+			}
+			return r.Ready(ctx)
+		}
+	}
+	topic := cmp.Or(cfg.Kafka.Topic, sv.topic)
+	srv := NewServer(ServerOptions{
+		Handler: sv.handler,
+		Trigger: sv.trigger,
+		Mount:   sv.mount,
+		Ready:   ready,
+		Metrics: deps.Metrics,
+		Source:  topic,
 		Log:     log,
-	}
-	var handler Handler
-	var trigger func(context.Context) error
-	switch {
-	case opts.NewHandler != nil:
-		handler = opts.NewHandler(deps)
-		srvOpts.Handler = handler
-	case opts.NewTrigger != nil:
-		trigger = opts.NewTrigger(deps)
-		srvOpts.Trigger = trigger
-	default:
-		srvOpts.Mount = opts.NewRoutes(deps)
-	}
+	})
 
 	ln := opts.Listener
 	if ln == nil {
@@ -167,15 +182,15 @@ func run(ctx context.Context, opts Options, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() {
-		if err := NewServer(srvOpts).Serve(ctx, ln); err != nil {
+		if err := srv.Serve(ctx, ln); err != nil {
 			errc <- fmt.Errorf("http server: %w", err)
 			cancel()
 		}
 	})
 	mode := "http"
-	if handler != nil && cfg.KafkaDirect() {
+	if sv.handler != nil && cfg.KafkaDirect() {
 		mode = "kafka-direct"
-		c, dlq, err := newKafkaConsumer(cfg, opts, handler, m, log)
+		c, dlq, err := newKafkaConsumer(cfg, topic, cmp.Or(cfg.Kafka.ConsumerGroup, sv.group), sv.handler, deps.Metrics, log)
 		if err != nil {
 			cancel()
 			wg.Wait()
@@ -189,8 +204,8 @@ func run(ctx context.Context, opts Options, log *slog.Logger) error {
 			}
 		})
 	}
-	if trigger != nil && opts.Every > 0 {
-		wg.Go(func() { every(ctx, opts.Every, trigger, log) })
+	if sv.trigger != nil && sv.every > 0 {
+		wg.Go(func() { every(ctx, sv.every, sv.trigger, log) })
 	}
 	log.Info("function started", slog.String("mode", mode), slog.String("addr", ln.Addr().String()))
 	wg.Wait()
@@ -198,11 +213,19 @@ func run(ctx context.Context, opts Options, log *slog.Logger) error {
 	return <-errc
 }
 
+// stopWork stops a function's work (bounded by stopTimeout); a failure is
+// logged, the function stops anyway.
+func stopWork(s Stopper, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		log.Error("stopping the function's work failed", slog.String("error", err.Error()))
+	}
+}
+
 // newKafkaConsumer builds the Kafka-direct consumer of a function and its
 // dead-letter producer (closed by the caller after the consumer stopped).
-func newKafkaConsumer(cfg config.Common, opts Options, h Handler, m *metrics.Metrics, log *slog.Logger) (*Consumer, sink.Sender, error) {
-	topic := cmp.Or(cfg.Kafka.Topic, opts.Topic)
-	group := cmp.Or(cfg.Kafka.ConsumerGroup, opts.Group)
+func newKafkaConsumer(cfg config.Common, topic, group string, h Handler, m *metrics.Metrics, log *slog.Logger) (*Consumer, sink.Sender, error) {
 	if topic == "" || group == "" {
 		return nil, nil, errors.New("KAFKA_TOPIC: this function has no default topic or group for Kafka-direct mode")
 	}
@@ -218,27 +241,6 @@ func newKafkaConsumer(cfg config.Common, opts Options, h Handler, m *metrics.Met
 		Metrics:    m,
 		Log:        log,
 	}, h), dlq, nil
-}
-
-// publisherFlushTimeout bounds the final flush of the publisher at shutdown.
-const publisherFlushTimeout = 10 * time.Second
-
-// flushPublisher gives a publisher that buffers (one with a Close method)
-// the chance to send what it holds before the function exits; whatever it
-// cannot send stays in the outbox for the relay.
-func flushPublisher(pub any, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), publisherFlushTimeout)
-	defer cancel()
-	var err error
-	switch c := pub.(type) {
-	case interface{ Close(context.Context) error }:
-		err = c.Close(ctx)
-	case interface{ Close(context.Context) }:
-		c.Close(ctx)
-	}
-	if err != nil {
-		log.Warn("outbox: flush at shutdown incomplete; the relay will deliver", slog.String("error", err.Error()))
-	}
 }
 
 // every runs fn at once and then every interval until ctx is done.
