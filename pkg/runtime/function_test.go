@@ -2,8 +2,8 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -98,14 +98,16 @@ func serve(t *testing.T, f runtime.Function) (base string, stop func() error) {
 	}
 }
 
-func get(url string) (int, string) {
+// get answers the status of a GET of url and the fields of its JSON body.
+func get(url string) (int, map[string]string) {
 	resp, err := http.Get(url)
 	if err != nil {
-		return 0, err.Error()
+		return 0, map[string]string{"error": err.Error()}
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	var body map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
 }
 
 // A function's work that implements ReadinessReporter keeps the function
@@ -121,7 +123,7 @@ func TestRun_asksTheWorkWhetherItIsReadyAndStopsItBeforeClosingTheDatabase(t *te
 			return work
 		},
 	})
-	if code, body := get(base + "/health/readiness"); code != http.StatusServiceUnavailable || !strings.Contains(body, "still warming up") {
+	if code, body := get(base + "/health/readiness"); code != http.StatusServiceUnavailable || body["error"] != "still warming up" {
 		t.Fatalf("readiness %d %s, want 503 with the work's reason", code, body)
 	}
 	work.ready.Store(true)
