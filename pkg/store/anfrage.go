@@ -259,20 +259,31 @@ func InsertAnfrage(ctx context.Context, tx pgx.Tx, therapistID int64, searchIDs 
 		SELECT $1, v.search_id, v.patient_id, v.pos, 'anstehend', $4
 		FROM unnest($2::int[], $3::int[]) WITH ORDINALITY AS v(search_id, patient_id, pos)
 		ORDER BY v.pos
-		RETURNING id`, a.ID, ids, patients, at)
+		RETURNING id, position_in_anfrage`, a.ID, ids, patients, at)
 	if err != nil {
 		return Anfrage{}, nil, false, fmt.Errorf("insert anfrage entries: %w", err)
 	}
-	entryIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	inserted, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{ id, pos int64 }, error) {
+		var e struct{ id, pos int64 }
+		err := r.Scan(&e.id, &e.pos)
+		return e, err
+	})
 	if err != nil {
 		return Anfrage{}, nil, false, fmt.Errorf("insert anfrage entries: %w", err)
 	}
-	// RETURNING follows the insertion order, which ORDER BY v.pos fixed.
+	// Each row says its position, so the pairing does not depend on the
+	// order RETURNING happens to list the rows in.
+	if len(inserted) != len(entries) {
+		return Anfrage{}, nil, false, fmt.Errorf("insert anfrage entries: %d rows inserted for %d searches", len(inserted), len(entries))
+	}
+	for _, e := range inserted {
+		if e.pos < 1 || e.pos > int64(len(entries)) {
+			return Anfrage{}, nil, false, fmt.Errorf("insert anfrage entries: position %d outside 1..%d", e.pos, len(entries))
+		}
+		entries[e.pos-1].ID = e.id
+	}
 	for i := range entries {
 		entries[i].AnfrageID = a.ID
-		if i < len(entryIDs) {
-			entries[i].ID = entryIDs[i]
-		}
 	}
 	return a, entries, true, nil
 }

@@ -126,3 +126,56 @@ func TestExtendCooling_neverShortensALongerManualPeriod(t *testing.T) {
 		t.Errorf("manual override %+v, %v", c, err)
 	}
 }
+
+func TestInsertAnfrage_eachEntryGetsTheRowOfItsPositionAndLeftSearchesAreSkipped(t *testing.T) {
+	t.Parallel()
+	pool, _ := storetest.New(t)
+	ctx := context.Background()
+	at := time.Date(2025, 8, 12, 10, 0, 0, 0, time.UTC)
+	// Search 2 is paused: it is left out and the others close up.
+	mustExec(t, pool, `INSERT INTO matching_service.platzsuche (id, patient_id, status) VALUES
+		(1, 101, 'aktiv'), (2, 102, 'pausiert'), (3, 103, 'aktiv'), (4, 104, 'aktiv')`)
+	var (
+		a       store.Anfrage
+		entries []store.AnfrageEntry
+		ok      bool
+	)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		a, entries, ok, err = store.InsertAnfrage(ctx, tx, 9, []int64{4, 2, 1, 3}, at)
+		return err
+	})
+	if err != nil || !ok {
+		t.Fatalf("insert: ok %v, %v", ok, err)
+	}
+	rows, _ := pool.Query(ctx, `SELECT id, platzsuche_id, patient_id, position_in_anfrage
+		FROM matching_service.therapeut_anfrage_patient WHERE therapeutenanfrage_id = $1 ORDER BY position_in_anfrage`, a.ID)
+	stored, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([4]int64, error) {
+		var v [4]int64
+		err := r.Scan(&v[0], &v[1], &v[2], &v[3])
+		return v, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][4]int64
+	for _, e := range entries {
+		if e.AnfrageID != a.ID {
+			t.Errorf("entry %+v of anfrage %d", e, a.ID)
+		}
+		got = append(got, [4]int64{e.ID, e.SearchID, e.PatientID, int64(e.Position)})
+	}
+	if d := cmp.Diff(stored, got); d != "" {
+		t.Errorf("entries (-stored +returned):\n%s", d)
+	}
+	var searches []int64
+	for _, e := range entries {
+		searches = append(searches, e.SearchID)
+	}
+	if d := cmp.Diff([]int64{4, 1, 3}, searches); d != "" {
+		t.Errorf("searches by position (-want +got):\n%s", d)
+	}
+	if a.Size != 3 {
+		t.Errorf("anfragegroesse %d", a.Size)
+	}
+}
