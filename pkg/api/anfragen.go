@@ -18,8 +18,6 @@ import (
 	"github.com/curavani/matching/pkg/store"
 )
 
-func anfrageNotFound(id int64) error { return fault.NotFoundf("Anfrage %d not found", id) }
-
 // errNoEligible marks a composition that found too few patients; the
 // reference answers it with 200.
 var errNoEligible = errors.New("no eligible patients")
@@ -319,9 +317,6 @@ func (s *Server) getAnfrage(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	now := s.now()
 	a, err := store.GetAnfrage(ctx, s.cfg.Pool, id)
-	if err == nil && a == nil {
-		err = anfrageNotFound(id)
-	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -357,7 +352,7 @@ func (s *Server) getAnfrage(r *http.Request) (int, any, error) {
 		"erstellt_datum":    matching.FormatTimestamp(a.CreatedAt),
 		"gesendet_datum":    matching.FormatTimestampPtr(a.SentAt),
 		"antwort_datum":     matching.FormatTimestampPtr(a.RespondedAt),
-		"tage_seit_versand": daysSinceSent(*a, now),
+		"tage_seit_versand": daysSinceSent(a, now),
 		"antworttyp":        a.ResponseType,
 		"anfragegroesse":    a.Size,
 		"antwort_zusammenfassung": map[string]any{
@@ -369,7 +364,7 @@ func (s *Server) getAnfrage(r *http.Request) (int, any, error) {
 		"notizen":                     a.Notes,
 		"email_id":                    a.EmailID,
 		"phone_call_id":               a.PhoneCallID,
-		"nachverfolgung_erforderlich": s.needsFollowUp(*a, now),
+		"nachverfolgung_erforderlich": s.needsFollowUp(a, now),
 		"storniert_datum":             matching.FormatTimestampPtr(a.CancelledAt),
 		"storniert_grund":             a.CancelReason,
 		"patients":                    items,
@@ -383,11 +378,7 @@ func (s *Server) deleteAnfrage(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	found, err := store.DeleteAnfrage(r.Context(), s.cfg.Pool, id)
-	if err == nil && !found {
-		err = anfrageNotFound(id)
-	}
-	if err != nil {
+	if err := store.DeleteAnfrage(r.Context(), s.cfg.Pool, id); err != nil {
 		return 0, nil, err
 	}
 	s.log.Info("anfrage deleted", slog.Int64("anfrage_id", id))

@@ -115,9 +115,6 @@ func (s *Server) record(ctx context.Context, id int64, responses []patientRespon
 		if err != nil {
 			return err
 		}
-		if a == nil {
-			return anfrageNotFound(id)
-		}
 		if a.SentAt == nil {
 			return fault.Invalidf("Cannot record response for unsent anfrage")
 		}

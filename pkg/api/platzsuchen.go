@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,12 +19,6 @@ import (
 
 // Limits of the legacy Kontaktanfrage.
 const maxRequestedContacts = 100
-
-func searchNotFound(id int64) error { return fault.NotFoundf("Patient search %d not found", id) }
-
-func activeSearchExists(id int64) error {
-	return fault.Conflictf("Patient already has an active search").With("search_id", id)
-}
 
 func invalidStatus(s string) error {
 	return fault.Invalidf("Invalid status '%s'. Valid values: %s", s, matching.ValidStatusesText())
@@ -104,9 +100,6 @@ func (s *Server) getSearch(r *http.Request) (int, any, error) {
 	}
 	ctx := r.Context()
 	x, err := store.GetSearch(ctx, s.cfg.Pool, id)
-	if err == nil && x == nil {
-		err = searchNotFound(id)
-	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -191,14 +184,16 @@ func (s *Server) createSearch(r *http.Request) (int, any, error) {
 		ids     []string
 	)
 	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		var existing int64
 		var err error
-		created, existing, err = store.CreateSearch(ctx, tx, patientID, note, now)
+		created, err = store.CreateSearch(ctx, tx, patientID, note, now)
+		if errors.Is(err, store.ErrOneActiveSearch) {
+			// The reference answers a second search on POST with 400.
+			fe := *fault.As(err)
+			fe.Kind = fault.Invalid
+			return &fe
+		}
 		if err != nil {
 			return err
-		}
-		if existing != 0 {
-			return fault.Invalidf("Patient already has an active search").With("search_id", existing)
 		}
 		ids, err = outbox.Add(ctx, tx, events.NewSearchStatusChanged(events.SearchStatusChangedData{
 			SearchID: created.ID, PatientID: created.PatientID, NewStatus: matching.StatusAktiv,
@@ -239,10 +234,6 @@ func (s *Server) updateSearch(r *http.Request) (int, any, error) {
 		if err != nil {
 			return err
 		}
-		if cur == nil {
-			return searchNotFound(id)
-		}
-		u := store.SearchUpdate{Notes: notes}
 		var change *events.SearchStatusChangedData
 		if status != nil && *status != "" {
 			if !matching.IsValidStatus(*status) {
@@ -251,24 +242,19 @@ func (s *Server) updateSearch(r *http.Request) (int, any, error) {
 			if err := matching.CheckTransition(cur.Status, *status); err != nil {
 				return err
 			}
-			if *status == matching.StatusAktiv {
-				// One aktiv search per patient: resuming is refused while
-				// another search of the patient is aktiv.
-				other, err := store.ActiveSearchOf(ctx, tx, cur.PatientID, id)
-				if err != nil {
-					return err
-				}
-				if other != 0 {
-					return activeSearchExists(other)
-				}
-			}
-			u.Status = status
+			var successfulAt *time.Time
 			if *status == matching.StatusErfolgreich {
-				u.SuccessfulAt = &now
+				successfulAt = &now
+			}
+			// The status goes first: one aktiv search per patient is
+			// refused before the exclusion list is looked at.
+			if err := store.SetSearchStatus(ctx, tx, id, *status, successfulAt, now); err != nil {
+				return err
 			}
 			old := cur.Status
 			change = &events.SearchStatusChangedData{SearchID: id, PatientID: cur.PatientID, OldStatus: &old, NewStatus: *status}
 		}
+		u := store.SearchUpdate{Notes: notes}
 		if exclusions != nil {
 			list, err := matching.ValidateExclusionList(exclusions)
 			if err != nil {
@@ -277,10 +263,6 @@ func (s *Server) updateSearch(r *http.Request) (int, any, error) {
 			u.Exclusions = list
 		}
 		if err := store.UpdateSearch(ctx, tx, id, u, now); err != nil {
-			if store.IsUniqueViolation(err, store.OneActiveSearchIndex) {
-				// Another search became aktiv after the check above.
-				return fault.Conflictf("Patient already has an active search").Wrap(err)
-			}
 			return err
 		}
 		if change != nil {
@@ -310,12 +292,9 @@ func (s *Server) deleteSearch(r *http.Request) (int, any, error) {
 	}
 	ctx := r.Context()
 	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		found, anfragen, err := store.DeleteSearch(ctx, tx, id)
+		anfragen, err := store.DeleteSearch(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		if !found {
-			return searchNotFound(id)
 		}
 		answered, err := store.CompactAnfragen(ctx, tx, anfragen)
 		if err != nil {
@@ -378,9 +357,6 @@ func (s *Server) requestContacts(r *http.Request) (int, any, error) {
 		cur, err := store.LockSearch(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		if cur == nil {
-			return searchNotFound(id)
 		}
 		if cur.Status != matching.StatusAktiv {
 			return fault.Invalidf("Can only request contacts for active searches. Current status: %s", cur.Status)

@@ -40,7 +40,7 @@ func sendFailed(reason string, cause error) error {
 }
 
 // checkSendable refuses a cancelled (409) or already sent (400) anfrage.
-func checkSendable(a *store.Anfrage) error {
+func checkSendable(a store.Anfrage) error {
 	if a.CancelledAt != nil {
 		return fault.Conflictf("Anfrage %d was cancelled", a.ID)
 	}
@@ -68,9 +68,6 @@ func (s *Server) send(ctx context.Context, id int64) (sendResult, error) {
 	a, err := store.GetAnfrage(ctx, s.cfg.Pool, id)
 	if err != nil {
 		return sendResult{}, err
-	}
-	if a == nil {
-		return sendResult{}, anfrageNotFound(id)
 	}
 	if err := checkSendable(a); err != nil {
 		return sendResult{}, err
@@ -112,9 +109,6 @@ func (s *Server) send(ctx context.Context, id int64) (sendResult, error) {
 		locked, err := store.LockAnfrage(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		if locked == nil {
-			return anfrageNotFound(id)
 		}
 		if err := checkSendable(locked); err != nil {
 			return err

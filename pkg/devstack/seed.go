@@ -118,16 +118,17 @@ func (s *Stack) seed(ctx context.Context) error {
 		for i, days := range demoSearchAges {
 			patient := int64(i + 1)
 			created := now.AddDate(0, 0, -days)
-			search, existing, err := store.CreateSearch(ctx, tx, patient, nil, created)
+			search, err := store.CreateSearch(ctx, tx, patient, nil, created)
 			if err != nil {
-				return err
-			}
-			if existing != 0 {
-				return fmt.Errorf("patient %d already has search %d", patient, existing)
+				return fmt.Errorf("patient %d: %w", patient, err)
 			}
 			if patient == demoPausedSearch {
-				paused, note := matching.StatusPausiert, matching.Note(created.AddDate(0, 0, 3), matching.AuthorAPI, "Pausiert: Patientin ist bis Monatsende verreist")
-				if err := store.UpdateSearch(ctx, tx, search.ID, store.SearchUpdate{Status: &paused, Notes: &note}, created.AddDate(0, 0, 3)); err != nil {
+				at := created.AddDate(0, 0, 3)
+				note := matching.Note(at, matching.AuthorAPI, "Pausiert: Patientin ist bis Monatsende verreist")
+				if err := store.SetSearchStatus(ctx, tx, search.ID, matching.StatusPausiert, nil, at); err != nil {
+					return err
+				}
+				if err := store.UpdateSearch(ctx, tx, search.ID, store.SearchUpdate{Notes: &note}, at); err != nil {
 					return err
 				}
 			}

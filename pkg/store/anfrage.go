@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/curavani/matching/pkg/fault"
 )
 
 // Anfrage is a row of matching_service.therapeutenanfrage. Complete is the
@@ -46,8 +48,9 @@ func anfrageDest(a *Anfrage) []any {
 		&a.CancelReason, &a.Complete}
 }
 
-// GetAnfrage reads anfrage id; nil when it does not exist.
-func GetAnfrage(ctx context.Context, db DB, id int64) (*Anfrage, error) {
+// GetAnfrage reads anfrage id; an anfrage that does not exist is a
+// fault.NotFound "Anfrage {id} not found".
+func GetAnfrage(ctx context.Context, db DB, id int64) (Anfrage, error) {
 	return getAnfrage(ctx, db, id, "")
 }
 
@@ -55,22 +58,24 @@ func GetAnfrage(ctx context.Context, db DB, id int64) (*Anfrage, error) {
 // Sending and recording a response take this lock, so two concurrent sends
 // (or responses) of one anfrage run one after the other, and the second sees
 // what the first committed.
-func LockAnfrage(ctx context.Context, tx pgx.Tx, id int64) (*Anfrage, error) {
+func LockAnfrage(ctx context.Context, tx pgx.Tx, id int64) (Anfrage, error) {
 	return getAnfrage(ctx, tx, id, "FOR UPDATE OF a")
 }
 
-func getAnfrage(ctx context.Context, db DB, id int64, lock string) (*Anfrage, error) {
+func getAnfrage(ctx context.Context, db DB, id int64, lock string) (Anfrage, error) {
 	var a Anfrage
 	err := db.QueryRow(ctx, `SELECT `+anfrageColumns+`
 		FROM matching_service.therapeutenanfrage a WHERE a.id = $1 `+lock, id).Scan(anfrageDest(&a)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+		return Anfrage{}, anfrageNotFound(id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read anfrage %d: %w", id, err)
+		return Anfrage{}, fmt.Errorf("read anfrage %d: %w", id, err)
 	}
-	return &a, nil
+	return a, nil
 }
+
+func anfrageNotFound(id int64) error { return fault.NotFoundf("Anfrage %d not found", id) }
 
 // AnfrageEntry is one patient of an anfrage (therapeut_anfrage_patient) with
 // the creation time and status of its search.
@@ -400,13 +405,17 @@ func CompactAnfragen(ctx context.Context, tx pgx.Tx, ids []int64) (answered []in
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
-// DeleteAnfrage deletes anfrage id with its entries; false when there was none.
-func DeleteAnfrage(ctx context.Context, db DB, id int64) (bool, error) {
+// DeleteAnfrage deletes anfrage id with its entries; an anfrage that does
+// not exist is a fault.NotFound "Anfrage {id} not found".
+func DeleteAnfrage(ctx context.Context, db DB, id int64) error {
 	tag, err := db.Exec(ctx, `DELETE FROM matching_service.therapeutenanfrage WHERE id = $1`, id)
 	if err != nil {
-		return false, fmt.Errorf("delete anfrage %d: %w", id, err)
+		return fmt.Errorf("delete anfrage %d: %w", id, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	if tag.RowsAffected() == 0 {
+		return anfrageNotFound(id)
+	}
+	return nil
 }
 
 // AnfrageFilter selects anfragen for ListAnfragen. Nil fields do not filter.

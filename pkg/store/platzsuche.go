@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/curavani/matching/pkg/fault"
 )
 
 // DB is what the store's queries run on: a pool or a transaction.
@@ -64,79 +66,80 @@ func scanSearch(row pgx.Row) (Search, error) {
 }
 
 // CreateSearch inserts an aktiv search for patientID with the given notes.
-// When the patient already has an aktiv search, nothing is inserted and
-// existingID names that search. The partial unique index
-// uq_platzsuche_one_active_per_patient decides: ON CONFLICT DO NOTHING waits
-// for a concurrent insert of the same patient to commit, and the second
-// statement then sees its row, so two concurrent requests create one search.
-func CreateSearch(ctx context.Context, db DB, patientID int64, notes *string, at time.Time) (s Search, existingID int64, err error) {
-	row := db.QueryRow(ctx, `
+// When the patient already has an aktiv search, nothing is inserted and the
+// error is the one-active-search refusal (see ErrOneActiveSearch). The
+// partial unique index uq_platzsuche_one_active_per_patient decides: ON
+// CONFLICT DO NOTHING waits for a concurrent insert of the same patient to
+// commit, and the second statement then sees its row, so two concurrent
+// requests create one search.
+func CreateSearch(ctx context.Context, db DB, patientID int64, notes *string, at time.Time) (Search, error) {
+	var s Search
+	err := db.QueryRow(ctx, `
 		INSERT INTO matching_service.platzsuche (patient_id, status, created_at, ausgeschlossene_therapeuten, gesamt_angeforderte_kontakte, notizen)
 		VALUES ($1, 'aktiv', $2, '[]'::jsonb, 0, $3)
 		ON CONFLICT (patient_id) WHERE status = 'aktiv' DO NOTHING
-		RETURNING id, patient_id, status::text, created_at`, patientID, at, notes)
-	err = row.Scan(&s.ID, &s.PatientID, &s.Status, &s.CreatedAt)
+		RETURNING id, patient_id, status::text, created_at`, patientID, at, notes).Scan(&s.ID, &s.PatientID, &s.Status, &s.CreatedAt)
 	if err == nil {
 		s.Exclusions = json.RawMessage("[]")
 		s.Notes = notes
-		return s, 0, nil
+		return s, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return Search{}, 0, fmt.Errorf("insert platzsuche: %w", err)
+		return Search{}, fmt.Errorf("insert platzsuche: %w", err)
 	}
+	var existing int64
 	err = db.QueryRow(ctx, `
 		SELECT id FROM matching_service.platzsuche
-		WHERE patient_id = $1 AND status = 'aktiv'`, patientID).Scan(&existingID)
+		WHERE patient_id = $1 AND status = 'aktiv'`, patientID).Scan(&existing)
 	if err != nil {
-		return Search{}, 0, fmt.Errorf("find active platzsuche of patient %d: %w", patientID, err)
+		return Search{}, fmt.Errorf("find active platzsuche of patient %d: %w", patientID, err)
 	}
-	return Search{}, existingID, nil
+	return Search{}, activeSearchExists(existing)
 }
 
-// GetSearch reads search id with its counts; nil when it does not exist.
-func GetSearch(ctx context.Context, db DB, id int64) (*Search, error) {
+// ErrOneActiveSearch is in the chain of the error that refuses a second
+// aktiv search for a patient, on creation (CreateSearch) and on resumption
+// (SetSearchStatus) alike: a fault.Conflict "Patient already has an active
+// search" whose search_id names the patient's aktiv search. The partial
+// unique index uq_platzsuche_one_active_per_patient is the rule; this
+// package is the one place that recognises it.
+var ErrOneActiveSearch = errors.New("one aktiv search per patient")
+
+func activeSearchExists(searchID int64) error {
+	return fault.Conflictf("Patient already has an active search").With("search_id", searchID).Wrap(ErrOneActiveSearch)
+}
+
+// GetSearch reads search id with its counts; a search that does not exist
+// is a fault.NotFound "Patient search {id} not found".
+func GetSearch(ctx context.Context, db DB, id int64) (Search, error) {
 	return getSearch(ctx, db, id, "")
 }
 
 // LockSearch reads search id like GetSearch and locks its row until the
 // transaction ends, so that a status change is checked against the status it
 // replaces.
-func LockSearch(ctx context.Context, tx pgx.Tx, id int64) (*Search, error) {
+func LockSearch(ctx context.Context, tx pgx.Tx, id int64) (Search, error) {
 	return getSearch(ctx, tx, id, "FOR UPDATE OF s")
 }
 
-func getSearch(ctx context.Context, db DB, id int64, lock string) (*Search, error) {
+func getSearch(ctx context.Context, db DB, id int64, lock string) (Search, error) {
 	s, err := scanSearch(db.QueryRow(ctx, `SELECT `+searchColumns+`
 		FROM matching_service.platzsuche s `+searchCounts+`
 		WHERE s.id = $1 `+lock, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+		return Search{}, searchNotFound(id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read platzsuche %d: %w", id, err)
+		return Search{}, fmt.Errorf("read platzsuche %d: %w", id, err)
 	}
-	return &s, nil
+	return s, nil
 }
 
-// ActiveSearchOf returns the id of the patient's aktiv search other than
-// except, or 0.
-func ActiveSearchOf(ctx context.Context, db DB, patientID, except int64) (int64, error) {
-	var id int64
-	err := db.QueryRow(ctx, `
-		SELECT id FROM matching_service.platzsuche
-		WHERE patient_id = $1 AND status = 'aktiv' AND id <> $2`, patientID, except).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("active search of patient %d: %w", patientID, err)
-	}
-	return id, nil
-}
+func searchNotFound(id int64) error { return fault.NotFoundf("Patient search %d not found", id) }
 
-// OneActiveSearchIndex is the partial unique index that allows one aktiv
+// oneActiveSearchIndex is the partial unique index that allows one aktiv
 // search per patient.
-const OneActiveSearchIndex = "uq_platzsuche_one_active_per_patient"
+const oneActiveSearchIndex = "uq_platzsuche_one_active_per_patient"
 
 // SearchFilter selects searches for ListSearches. Nil fields do not filter;
 // a zero value does (patient_id=0 finds nothing, min_anfragen=0 keeps all).
@@ -210,11 +213,50 @@ func ListSearches(ctx context.Context, db DB, f SearchFilter) ([]Search, int, er
 	return out, total, nil
 }
 
-// SearchUpdate is what PUT /api/platzsuchen/{id} changes; nil fields stay.
+// SetSearchStatus moves search id to status and sets updated_at to at;
+// successfulAt, when set, becomes erfolgreiche_vermittlung_datum. The caller
+// checks the transition. A search that becomes aktiv while the patient has
+// another aktiv search is refused with the one-active-search error (see
+// ErrOneActiveSearch): its UPDATE runs in a savepoint, so that the
+// transaction survives the index's violation and can name the other search.
+// A concurrent resumption or creation for the same patient makes the UPDATE
+// wait for its commit and then see it.
+func SetSearchStatus(ctx context.Context, tx pgx.Tx, id int64, status string, successfulAt *time.Time, at time.Time) error {
+	update := func(db DB) error {
+		_, err := db.Exec(ctx, `
+			UPDATE matching_service.platzsuche SET
+				status = $2::text::public.suchstatus,
+				erfolgreiche_vermittlung_datum = COALESCE($3, erfolgreiche_vermittlung_datum),
+				updated_at = $4
+			WHERE id = $1`, id, status, successfulAt, at)
+		return err
+	}
+	if status != "aktiv" {
+		if err := update(tx); err != nil {
+			return fmt.Errorf("set status of platzsuche %d: %w", id, err)
+		}
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error { return update(sp) })
+	if !IsUniqueViolation(err, oneActiveSearchIndex) {
+		if err != nil {
+			return fmt.Errorf("set status of platzsuche %d: %w", id, err)
+		}
+		return nil
+	}
+	var other int64
+	if err := tx.QueryRow(ctx, `
+		SELECT o.id FROM matching_service.platzsuche s
+		JOIN matching_service.platzsuche o ON o.patient_id = s.patient_id AND o.status = 'aktiv' AND o.id <> s.id
+		WHERE s.id = $1`, id).Scan(&other); err != nil {
+		return fmt.Errorf("find the other active platzsuche of platzsuche %d: %w", id, err)
+	}
+	return activeSearchExists(other)
+}
+
+// SearchUpdate is what PUT /api/platzsuchen/{id} edits besides the status;
+// nil fields stay.
 type SearchUpdate struct {
-	Status *string
-	// SuccessfulAt is set together with Status erfolgreich.
-	SuccessfulAt *time.Time
 	// Notes replaces the whole notes text ("" clears it).
 	Notes      *string
 	Exclusions json.RawMessage
@@ -228,13 +270,11 @@ func UpdateSearch(ctx context.Context, db DB, id int64, u SearchUpdate, at time.
 	}
 	_, err := db.Exec(ctx, `
 		UPDATE matching_service.platzsuche SET
-			status = COALESCE($2::text::public.suchstatus, status),
-			erfolgreiche_vermittlung_datum = COALESCE($3, erfolgreiche_vermittlung_datum),
-			notizen = CASE WHEN $4::boolean THEN $5::text ELSE notizen END,
-			ausgeschlossene_therapeuten = COALESCE($6::jsonb, ausgeschlossene_therapeuten),
-			updated_at = $7
+			notizen = CASE WHEN $2::boolean THEN $3::text ELSE notizen END,
+			ausgeschlossene_therapeuten = COALESCE($4::jsonb, ausgeschlossene_therapeuten),
+			updated_at = $5
 		WHERE id = $1`,
-		id, u.Status, u.SuccessfulAt, u.Notes != nil, deref(u.Notes), excl, at)
+		id, u.Notes != nil, deref(u.Notes), excl, at)
 	if err != nil {
 		return fmt.Errorf("update platzsuche %d: %w", id, err)
 	}
@@ -298,9 +338,9 @@ func SearchEntries(ctx context.Context, db DB, id int64) ([]SearchEntry, error) 
 
 // DeleteSearch deletes search id and its anfrage entries and returns the ids
 // of the anfragen that lost an entry (ascending), for the caller to make them
-// consistent again with CompactAnfragen. found is false when there was no
-// such search.
-func DeleteSearch(ctx context.Context, tx pgx.Tx, id int64) (found bool, anfragen []int64, err error) {
+// consistent again with CompactAnfragen. A search that does not exist is a
+// fault.NotFound "Patient search {id} not found".
+func DeleteSearch(ctx context.Context, tx pgx.Tx, id int64) (anfragen []int64, err error) {
 	// Lock the affected anfragen first, in id order, so that a concurrent
 	// send or response on one of them is not interleaved with the shrinking.
 	rows, err := tx.Query(ctx, `
@@ -309,18 +349,21 @@ func DeleteSearch(ctx context.Context, tx pgx.Tx, id int64) (found bool, anfrage
 		ORDER BY a.id
 		FOR UPDATE OF a`, id)
 	if err != nil {
-		return false, nil, fmt.Errorf("lock anfragen of platzsuche %d: %w", id, err)
+		return nil, fmt.Errorf("lock anfragen of platzsuche %d: %w", id, err)
 	}
 	anfragen, err = pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return false, nil, fmt.Errorf("lock anfragen of platzsuche %d: %w", id, err)
+		return nil, fmt.Errorf("lock anfragen of platzsuche %d: %w", id, err)
 	}
 	// The entries go with the search (ON DELETE CASCADE).
 	tag, err := tx.Exec(ctx, `DELETE FROM matching_service.platzsuche WHERE id = $1`, id)
 	if err != nil {
-		return false, nil, fmt.Errorf("delete platzsuche %d: %w", id, err)
+		return nil, fmt.Errorf("delete platzsuche %d: %w", id, err)
 	}
-	return tag.RowsAffected() == 1, anfragen, nil
+	if tag.RowsAffected() == 0 {
+		return nil, searchNotFound(id)
+	}
+	return anfragen, nil
 }
 
 // AddExclusion appends entry (a JSON object with an "id") to the exclusion
