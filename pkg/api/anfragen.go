@@ -1,30 +1,19 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
-	"github.com/curavani/matching/pkg/neighbours"
-	"github.com/curavani/matching/pkg/outbox"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/store"
 )
 
-// errNoEligible marks a composition that found too few patients; the
-// reference answers it with 200.
-var errNoEligible = errors.New("no eligible patients")
-
 // POST /api/therapeutenanfragen/erstellen-fuer-therapeut
 func (s *Server) createAnfrage(r *http.Request) (int, any, error) {
-	ctx := r.Context()
 	b := readBody(r)
 	therapistID := b.requiredInt("therapist_id")
 	prefix := b.requiredStr("plz_prefix")
@@ -32,11 +21,8 @@ func (s *Server) createAnfrage(r *http.Request) (int, any, error) {
 	if err := b.err(); err != nil {
 		return 0, nil, err
 	}
-	if err := s.checkPrefix(prefix); err != nil {
-		return 0, nil, err
-	}
-	a, entries, err := s.create(ctx, therapistID, prefix)
-	if errors.Is(err, errNoEligible) {
+	res, err := s.uc.CreateAnfrage(r.Context(), placement.NewAnfrage{TherapistID: therapistID, PLZPrefix: prefix, SendNow: sendNow})
+	if errors.Is(err, placement.ErrNoEligible) {
 		return http.StatusOK, map[string]any{
 			"message":      "No eligible patients found for this therapist",
 			"therapist_id": therapistID,
@@ -44,145 +30,16 @@ func (s *Server) createAnfrage(r *http.Request) (int, any, error) {
 		}, nil
 	}
 	if err != nil {
-		return 0, nil, creationFailed(err)
-	}
-	sent := false
-	if sendNow {
-		if _, err := s.send(ctx, a.ID); err != nil {
-			// As in the reference, a failed immediate send leaves the
-			// anfrage created and unsent; it can be sent later.
-			s.log.Warn("immediate send failed", "anfrage_id", a.ID, "error", err.Error())
-		} else {
-			sent = true
-		}
+		return 0, nil, err
 	}
 	return http.StatusCreated, map[string]any{
-		"message":        fmt.Sprintf("Created anfrage with %d patients", len(entries)),
-		"anfrage_id":     a.ID,
-		"therapist_id":   a.TherapistID,
-		"anfragegroesse": len(entries),
-		"patient_ids":    patientIDs(entries),
-		"gesendet":       sent,
+		"message":        fmt.Sprintf("Created anfrage with %d patients", len(res.PatientIDs)),
+		"anfrage_id":     res.Anfrage.ID,
+		"therapist_id":   res.Anfrage.TherapistID,
+		"anfragegroesse": len(res.PatientIDs),
+		"patient_ids":    res.PatientIDs,
+		"gesendet":       res.Sent,
 	}, nil
-}
-
-func patientIDs(entries []store.AnfrageEntry) []int64 {
-	return idsOf(entries, func(e store.AnfrageEntry) int64 { return e.PatientID })
-}
-
-// create builds an anfrage for therapist tid from the searches of the PLZ
-// prefix and emits therapeutenanfrage.created; errNoEligible when fewer than
-// MIN_ANFRAGE_SIZE patients qualify.
-//
-// The therapist must exist (404), be aktiv, outside a cooling period and
-// without an open anfrage (409 each). Composition runs without holding a
-// transaction (it calls the patient and geocoding services); the insert then
-// takes the therapist's advisory lock and checks again, so of two concurrent
-// creations for one therapist exactly one succeeds and the other gets the
-// 409 — also when the first took every candidate.
-func (s *Server) create(ctx context.Context, tid int64, prefix string) (store.Anfrage, []store.AnfrageEntry, error) {
-	now := s.now()
-	today := s.today(now)
-	t, err := s.therapist(ctx, tid)
-	if err != nil {
-		return store.Anfrage{}, nil, err
-	}
-	if err := s.checkContactable(ctx, s.cfg.Pool, t, today); err != nil {
-		return store.Anfrage{}, nil, err
-	}
-	cands, err := store.CandidateSearches(ctx, s.cfg.Pool, tid)
-	if err != nil {
-		return store.Anfrage{}, nil, err
-	}
-	mc := make([]matching.Candidate, len(cands))
-	for i, c := range cands {
-		mc[i] = matching.Candidate{SearchID: c.SearchID, PatientID: c.PatientID, CreatedAt: c.CreatedAt, Exclusions: c.Exclusions}
-	}
-	composer := matching.Composer{
-		Patients:     s.cfg.Patients,
-		Distances:    s.cfg.Distances,
-		Concurrency:  s.cfg.Concurrency,
-		DefaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM,
-		Max:          s.cfg.Matching.MaxAnfrageSize,
-	}
-	chosen, err := composer.Compose(ctx, t, prefix, mc, today)
-	if err != nil {
-		return store.Anfrage{}, nil, err
-	}
-	searchIDs := make([]int64, len(chosen))
-	for i, c := range chosen {
-		searchIDs[i] = c.SearchID
-	}
-	var (
-		a       store.Anfrage
-		entries []store.AnfrageEntry
-		ids     []string
-	)
-	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		if err := store.LockTherapist(ctx, tx, tid); err != nil {
-			return err
-		}
-		if err := s.checkContactable(ctx, tx, t, today); err != nil {
-			return err
-		}
-		if len(chosen) < s.cfg.Matching.MinAnfrageSize {
-			return errNoEligible
-		}
-		var ok bool
-		var err error
-		// Searches that left aktiv since composition are left out.
-		a, entries, ok, err = store.InsertAnfrage(ctx, tx, tid, searchIDs, now)
-		if err != nil {
-			return err
-		}
-		if !ok || len(entries) < s.cfg.Matching.MinAnfrageSize {
-			return errNoEligible
-		}
-		ids, err = outbox.Add(ctx, tx, events.NewAnfrageCreated(events.AnfrageCreatedData{
-			AnfrageID: a.ID, TherapistID: tid, PatientIDs: patientIDs(entries), AnfrageSize: len(entries),
-		}))
-		return err
-	})
-	if err != nil {
-		return store.Anfrage{}, nil, err
-	}
-	s.logLifecycle(ctx, "anfrage created", events.AnfrageCreated, a.ID, ids,
-		slog.Int64("therapist_id", tid), slog.Int("patients", len(entries)))
-	s.publish(ctx, ids)
-	return a, entries, nil
-}
-
-// creationFailed is the reference's 500 of a failed creation,
-// {"message": "Anfrage creation failed", "error": "…"}; classified errors
-// (404, 409, 503) keep their own answer.
-func creationFailed(err error) error {
-	if fault.As(err) != nil {
-		return err
-	}
-	return internalError("Anfrage creation failed", err).With("error", err.Error())
-}
-
-// checkContactable returns a 409 when therapist t may not get a new anfrage:
-// not aktiv, in a cooling period, or with an open anfrage.
-func (s *Server) checkContactable(ctx context.Context, db store.DB, t neighbours.Therapist, today time.Time) error {
-	if st := deref(t.Status); st != "aktiv" {
-		return fault.Conflictf("Therapist %d is not active (status: %s)", t.ID, st)
-	}
-	row, err := store.GetCooling(ctx, db, t.ID)
-	if err != nil {
-		return err
-	}
-	if d := coolingDate(t, row); matching.InCooling(d, today) {
-		return fault.Conflictf("Therapist %d is in a cooling period until %s", t.ID, d).With("naechster_kontakt_moeglich", d)
-	}
-	open, err := store.OpenAnfrage(ctx, db, t.ID)
-	if err != nil {
-		return err
-	}
-	if open != 0 {
-		return fault.Conflictf("Therapist %d already has an open anfrage (%d)", t.ID, open).With("anfrage_id", open)
-	}
-	return nil
 }
 
 // daysSince is Python's (utcnow - t).days: whole days, rounded down.
@@ -328,7 +185,7 @@ func (s *Server) getAnfrage(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	patients, err := s.patients(ctx, patientIDs(entries))
+	patients, err := s.patients(ctx, idsOf(entries, func(e store.AnfrageEntry) int64 { return e.PatientID }))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -371,16 +228,14 @@ func (s *Server) getAnfrage(r *http.Request) (int, any, error) {
 	}, nil
 }
 
-// DELETE /api/therapeutenanfragen/{id}: allowed in any state; emails and
-// phone calls in the communication service stay.
+// DELETE /api/therapeutenanfragen/{id}
 func (s *Server) deleteAnfrage(r *http.Request) (int, any, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := store.DeleteAnfrage(r.Context(), s.cfg.Pool, id); err != nil {
+	if err := s.uc.DeleteAnfrage(r.Context(), id); err != nil {
 		return 0, nil, err
 	}
-	s.log.Info("anfrage deleted", slog.Int64("anfrage_id", id))
 	return http.StatusOK, map[string]any{"message": "Therapeutenanfrage deleted successfully"}, nil
 }

@@ -3,15 +3,16 @@
 // building, sending and answering anfragen) with the deliberate differences
 // of the product spec §6, plus the manual cooling endpoint.
 //
-// Handlers decode and validate the request, run the rules of pkg/matching
-// and the SQL of pkg/store in one transaction together with the outbox rows
-// of the events the change causes, publish those after commit and map the
-// result to the reference's JSON. Errors are *fault.Error values; one
-// function (writeError) turns them into the reference's error bodies.
+// A handler decodes the request, makes one call and maps the result to the
+// reference's JSON. Commands (every change, and the reads that apply a rule:
+// the selection list, the cooling date) are use cases of pkg/placement,
+// which owns their transactions and events; the list and detail reads are
+// plain projections of pkg/store rows and neighbour records and are read
+// here. Errors are *fault.Error values; one function (writeError) turns them
+// into the reference's error bodies.
 package api
 
 import (
-	"context"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
@@ -19,65 +20,37 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/curavani/matching/config"
-	"github.com/curavani/matching/pkg/neighbours"
+	"github.com/curavani/matching/pkg/placement"
 )
 
 // MaxBodyBytes bounds a request body; a larger one is answered 413.
 const MaxBodyBytes = 1 << 20
 
-// Publisher publishes committed outbox rows; *outbox.Publisher implements it.
-type Publisher interface {
-	Publish(ctx context.Context, ids []string)
-}
-
-// Config is what the API needs.
+// Config is what the API needs: what its use cases need (the pool, the
+// neighbour clients, the publisher, the business parameters, the clock;
+// the list and detail reads use the same), and who may call it.
 type Config struct {
-	Pool          *pgxpool.Pool
-	Patients      neighbours.Patients
-	Therapists    neighbours.Therapists
-	Distances     neighbours.Distances
-	Communication neighbours.Communication
-	// Publisher, if set, publishes the events of a request right after its
-	// commit; what it cannot deliver stays in the outbox for the relay.
-	Publisher Publisher
-	Matching  config.Matching
+	placement.Config
 	// Tokens, when not empty, are the bearer tokens every /api request must
 	// carry (API_TOKENS).
 	Tokens []string
 	// CORSOrigins are the origins allowed to call the API from a browser
 	// (CORS_ALLOWED_ORIGINS); "*" allows any. Empty allows none.
 	CORSOrigins []string
-	// Concurrency bounds the neighbour calls one request makes at a time
-	// (patient records of a list page, composition); 0 means 16.
-	Concurrency int
-	Log         *slog.Logger
-	// Now is the clock (UTC); nil means time.Now.
-	Now func() time.Time
 }
 
 // Server serves the API.
 type Server struct {
 	cfg Config
-	loc *time.Location
+	uc  *placement.Service
 	log *slog.Logger
 	mux *http.ServeMux
 }
 
 // New returns the API's handler: the /api routes and GET /health.
 func New(cfg Config) *Server {
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 16
-	}
-	s := &Server{cfg: cfg, loc: cfg.Matching.Location(), log: cfg.Log, mux: http.NewServeMux()}
+	cfg.Config = cfg.Config.WithDefaults()
+	s := &Server{cfg: cfg, uc: placement.New(cfg.Config), log: cfg.Log, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -166,17 +139,4 @@ func (s *Server) health(*http.Request) (int, any, error) {
 // timestamp columns store it.
 func (s *Server) now() time.Time {
 	return s.cfg.Now().UTC().Truncate(time.Microsecond)
-}
-
-// today is now in the service's TIMEZONE, for calendar-day rules (cooling
-// dates, ages, the next working day).
-func (s *Server) today(now time.Time) time.Time { return now.In(s.loc) }
-
-// publish hands committed outbox rows to the publisher. A client that hung
-// up does not cancel it: the change is committed, its events should go out
-// now rather than wait for the relay. The publisher bounds its own wait.
-func (s *Server) publish(ctx context.Context, ids []string) {
-	if s.cfg.Publisher != nil && len(ids) > 0 {
-		s.cfg.Publisher.Publish(context.WithoutCancel(ctx), ids)
-	}
 }

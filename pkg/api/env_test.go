@@ -20,6 +20,7 @@ import (
 	"github.com/curavani/matching/pkg/api"
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/neighbours/fake"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -54,7 +55,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 	f, ncfg := fake.Start(t)
 	clients := neighbours.NewClients(ncfg)
 	e := &env{t: t, pool: pool, fake: f, pub: &recordingPublisher{}, ncfg: ncfg, now: testNow}
-	cfg := api.Config{
+	cfg := api.Config{Config: placement.Config{
 		Pool:          pool,
 		Patients:      clients.Patients,
 		Therapists:    clients.Therapists,
@@ -67,7 +68,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 			Timezone: "Europe/Berlin",
 		},
 		Now: e.clock,
-	}
+	}}
 	for _, o := range opts {
 		o(&cfg)
 	}

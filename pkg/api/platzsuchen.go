@@ -1,28 +1,14 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/curavani/matching/pkg/events"
-	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
-	"github.com/curavani/matching/pkg/outbox"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/store"
 )
-
-// Limits of the legacy Kontaktanfrage.
-const maxRequestedContacts = 100
-
-func invalidStatus(s string) error {
-	return fault.Invalidf("Invalid status '%s'. Valid values: %s", s, matching.ValidStatusesText())
-}
 
 type searchListItem struct {
 	ID                       int64   `json:"id"`
@@ -43,7 +29,7 @@ func (s *Server) listSearches(r *http.Request) (int, any, error) {
 	var f store.SearchFilter
 	if st := q.Get("status"); st != "" {
 		if !matching.IsValidStatus(st) {
-			q.fail(invalidStatus(st))
+			q.fail(placement.InvalidStatus(st))
 		}
 		f.Status = &st
 	}
@@ -152,58 +138,16 @@ func exclusionsOrEmpty(raw json.RawMessage) json.RawMessage {
 
 // POST /api/platzsuchen
 func (s *Server) createSearch(r *http.Request) (int, any, error) {
-	ctx := r.Context()
 	b := readBody(r)
 	patientID := b.requiredInt("patient_id")
 	notes := b.str("notizen")
 	if err := b.err(); err != nil {
 		return 0, nil, err
 	}
-	p, err := s.cfg.Patients.Patient(ctx, patientID)
-	if fault.KindOf(err) == fault.NotFound {
-		return 0, nil, fault.NotFoundf("Patient %d not found", patientID).Wrap(err)
-	}
+	created, err := s.uc.CreateSearch(r.Context(), placement.NewSearch{PatientID: patientID, Notes: deref(notes)})
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := matching.ValidatePatientForSearch(p); err != nil {
-		msg := err.Error()
-		if fe := fault.As(err); fe != nil {
-			msg = fe.Message
-		}
-		return 0, nil, fault.Invalidf("Cannot create platzsuche: %s", msg).With("patient_id", patientID)
-	}
-	now := s.now()
-	var note *string
-	if notes != nil && *notes != "" {
-		n := matching.Note(now, matching.AuthorAPI, *notes)
-		note = &n
-	}
-	var (
-		created store.Search
-		ids     []string
-	)
-	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		var err error
-		created, err = store.CreateSearch(ctx, tx, patientID, note, now)
-		if errors.Is(err, store.ErrOneActiveSearch) {
-			// The reference answers a second search on POST with 400.
-			fe := *fault.As(err)
-			fe.Kind = fault.Invalid
-			return &fe
-		}
-		if err != nil {
-			return err
-		}
-		ids, err = outbox.Add(ctx, tx, events.NewSearchStatusChanged(events.SearchStatusChangedData{
-			SearchID: created.ID, PatientID: created.PatientID, NewStatus: matching.StatusAktiv,
-		}))
-		return err
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	s.publish(ctx, ids)
 	return http.StatusCreated, map[string]any{
 		"id":         created.ID,
 		"patient_id": created.PatientID,
@@ -219,7 +163,6 @@ func (s *Server) updateSearch(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	ctx := r.Context()
 	b := readBody(r)
 	status := b.str("status")
 	notes := b.str("notizen")
@@ -227,107 +170,23 @@ func (s *Server) updateSearch(r *http.Request) (int, any, error) {
 	if err := b.err(); err != nil {
 		return 0, nil, err
 	}
-	now := s.now()
-	var ids []string
-	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		cur, err := store.LockSearch(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		var change *events.SearchStatusChangedData
-		if status != nil && *status != "" {
-			if !matching.IsValidStatus(*status) {
-				return invalidStatus(*status)
-			}
-			if err := matching.CheckTransition(cur.Status, *status); err != nil {
-				return err
-			}
-			var successfulAt *time.Time
-			if *status == matching.StatusErfolgreich {
-				successfulAt = &now
-			}
-			// The status goes first: one aktiv search per patient is
-			// refused before the exclusion list is looked at.
-			if err := store.SetSearchStatus(ctx, tx, id, *status, successfulAt, now); err != nil {
-				return err
-			}
-			old := cur.Status
-			change = &events.SearchStatusChangedData{SearchID: id, PatientID: cur.PatientID, OldStatus: &old, NewStatus: *status}
-		}
-		u := store.SearchUpdate{Notes: notes}
-		if exclusions != nil {
-			list, err := matching.ValidateExclusionList(exclusions)
-			if err != nil {
-				return err
-			}
-			u.Exclusions = list
-		}
-		if err := store.UpdateSearch(ctx, tx, id, u, now); err != nil {
-			return err
-		}
-		if change != nil {
-			ids, err = outbox.Add(ctx, tx, events.NewSearchStatusChanged(*change))
-		}
-		return err
-	})
-	if err != nil {
+	change := placement.SearchChange{Status: deref(status), Notes: notes, Exclusions: exclusions}
+	if err := s.uc.UpdateSearch(r.Context(), id, change); err != nil {
 		return 0, nil, err
 	}
-	s.publish(ctx, ids)
 	return http.StatusOK, map[string]any{"message": "Patient search updated successfully", "id": id}, nil
 }
 
 // DELETE /api/platzsuchen/{id}
-//
-// The search's entries leave every anfrage they sit in, and those anfragen
-// stay consistent (the reference left anfragegroesse too large, so the
-// anfrage could neither be sent nor answered): positions close up,
-// anfragegroesse becomes the number of remaining entries, the counts and
-// response type of an answered anfrage are recomputed from the remaining
-// outcomes, and an anfrage left without patients is deleted.
 func (s *Server) deleteSearch(r *http.Request) (int, any, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return 0, nil, err
 	}
-	ctx := r.Context()
-	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		anfragen, err := store.DeleteSearch(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		answered, err := store.CompactAnfragen(ctx, tx, anfragen)
-		if err != nil {
-			return err
-		}
-		for _, aid := range answered {
-			if err := recount(ctx, tx, aid); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.uc.DeleteSearch(r.Context(), id); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"message": "Patient search deleted successfully"}, nil
-}
-
-// recount recomputes the response counts and type of answered anfrage id
-// from the outcomes of its entries.
-func recount(ctx context.Context, tx pgx.Tx, id int64) error {
-	entries, err := store.AnfrageEntries(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	outcomes := make([]string, len(entries))
-	for i, e := range entries {
-		outcomes[i] = deref(e.Outcome)
-	}
-	sum := matching.Classify(outcomes, len(entries))
-	return store.SetResponseCounts(ctx, tx, id, store.Response{
-		Type: sum.Type, Accepted: sum.Accepted, Rejected: sum.Rejected, NoResponse: sum.NoResponse,
-	})
 }
 
 // POST /api/platzsuchen/{id}/kontaktanfrage (legacy)
@@ -336,46 +195,20 @@ func (s *Server) requestContacts(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	ctx := r.Context()
 	b := readBody(r)
 	count := b.requiredInt("requested_count")
 	notes := b.str("notizen")
 	if err := b.err(); err != nil {
 		return 0, nil, err
 	}
-	// The reference checks the count before it looks the search up.
-	switch {
-	case count <= 0:
-		return 0, nil, fault.Invalidf("Requested count must be positive")
-	case count > maxRequestedContacts:
-		return 0, nil, fault.Invalidf("Requested count too high (max: %d)", maxRequestedContacts)
-	}
-	n := int(count)
-	now := s.now()
-	var before, after int
-	err = store.WithTx(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		cur, err := store.LockSearch(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status != matching.StatusAktiv {
-			return fault.Invalidf("Can only request contacts for active searches. Current status: %s", cur.Status)
-		}
-		text := fmt.Sprintf("Requested %d additional contacts (total: %d)", n, cur.ContactCount+n)
-		if notes != nil && *notes != "" {
-			text += " - " + *notes
-		}
-		newNotes := matching.AppendNote(cur.Notes, matching.Note(now, matching.AuthorAPI, text))
-		before, after, err = store.AddContacts(ctx, tx, id, n, newNotes, now)
-		return err
-	})
+	c, err := s.uc.RequestContacts(r.Context(), id, placement.ContactRequest{Count: count, Notes: deref(notes)})
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{
-		"message":        fmt.Sprintf("Requested %d additional contacts", n),
-		"previous_total": before,
-		"new_total":      after,
+		"message":        fmt.Sprintf("Requested %d additional contacts", count),
+		"previous_total": c.Before,
+		"new_total":      c.After,
 		"search_id":      id,
 	}, nil
 }

@@ -24,12 +24,6 @@ func missingArg(name string) *fault.Error { return argError(name, missingHelp) }
 // errNoRoute is the reference's (Flask's) 404 of a URL no route matches.
 var errNoRoute = fault.NotFoundf("The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.")
 
-// internalError is a 500 whose message the caller sees (the reference's
-// "Failed to send anfrage: …" family).
-func internalError(msg string, cause error) *fault.Error {
-	return &fault.Error{Kind: fault.Transient, Message: msg, Err: cause}
-}
-
 // handler is the shape of every endpoint: it reads the request, does the
 // work and returns the status and JSON body of its answer, or an error.
 type handler func(r *http.Request) (status int, body any, err error)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/neighbours"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/runtime"
 )
 
@@ -62,15 +63,17 @@ func trimList(in []string) []string {
 func Wire(s Settings, d runtime.Deps) *Server {
 	clients := neighbours.NewClients(s.Neighbours)
 	cfg := Config{
-		Pool:          d.Pool,
-		Patients:      clients.Patients,
-		Therapists:    clients.Therapists,
-		Distances:     clients.Distances,
-		Communication: clients.Communication,
-		Matching:      s.Matching,
-		Tokens:        s.APITokens,
-		CORSOrigins:   s.CORSAllowedOrigins,
-		Log:           d.Log,
+		Config: placement.Config{
+			Pool:          d.Pool,
+			Patients:      clients.Patients,
+			Therapists:    clients.Therapists,
+			Distances:     clients.Distances,
+			Communication: clients.Communication,
+			Matching:      s.Matching,
+			Log:           d.Log,
+		},
+		Tokens:      s.APITokens,
+		CORSOrigins: s.CORSAllowedOrigins,
 	}
 	// A nil *outbox.Publisher in the interface would not compare nil.
 	if d.Publisher != nil {
