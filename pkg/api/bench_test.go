@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/curavani/matching/pkg/matching"
 	"github.com/curavani/matching/pkg/neighbours/fake"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/store"
 )
 
@@ -110,7 +110,7 @@ func sequentialCompose(b *testing.B, e *env, therapistID int64, prefix string) i
 		if p.PLZ == nil || !strings.HasPrefix(*p.PLZ, prefix) {
 			continue
 		}
-		pass, _, err := matching.CheckConstraints(ctx, p, t, c.Exclusions, clients.Distances, 25, testNow)
+		pass, _, err := placement.CheckConstraints(ctx, p.Matching(), t.Matching(), c.Exclusions, clients.Distances, 25, testNow)
 		if err != nil {
 			b.Fatal(err)
 		}

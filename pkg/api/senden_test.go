@@ -50,7 +50,7 @@ func TestSendAnfrage_byEmailQueuedDirectly(t *testing.T) {
 	wantBody := map[string]any{
 		"therapist_id":     float64(tid),
 		"betreff":          fmt.Sprintf("Suche Psychotherapieplätze - Ref: A%d", aid),
-		"inhalt_markdown":  matching.RenderEmail(th, []neighbours.Patient{pa, pb}, aid, testNow.Add(time.Hour)),
+		"inhalt_markdown":  matching.RenderEmail(th.Matching(), []matching.Patient{pa.Matching(), pb.Matching()}, aid, testNow.Add(time.Hour)),
 		"empfaenger_email": "praxis@musterfrau.example.org",
 		"empfaenger_name":  "Dr. Erika Musterfrau",
 		"add_legal_footer": true,

@@ -170,13 +170,13 @@ func (s *Stack) seedEmail(ctx context.Context, sentAt time.Time) (int64, error) 
 	if err != nil {
 		return 0, err
 	}
-	var patients []neighbours.Patient
+	var patients []matching.Patient
 	for _, id := range demoSentPatients {
 		p, err := clients.Patients.Patient(ctx, id)
 		if err != nil {
 			return 0, err
 		}
-		patients = append(patients, p)
+		patients = append(patients, p.Matching())
 	}
 	email := ""
 	if t.Email != nil {
@@ -185,9 +185,9 @@ func (s *Stack) seedEmail(ctx context.Context, sentAt time.Time) (int64, error) 
 	return clients.Communication.CreateEmail(ctx, neighbours.Email{
 		TherapistID:     t.ID,
 		Betreff:         matching.EmailSubject(demoSentAnfrage),
-		InhaltMarkdown:  matching.RenderEmail(t, patients, demoSentAnfrage, sentAt),
+		InhaltMarkdown:  matching.RenderEmail(t.Matching(), patients, demoSentAnfrage, sentAt),
 		EmpfaengerEmail: email,
-		EmpfaengerName:  matching.RecipientName(t),
+		EmpfaengerName:  matching.RecipientName(t.Matching()),
 		AddLegalFooter:  true,
 		Status:          "Gesendet",
 	})

@@ -1,22 +1,21 @@
 package matching
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/curavani/matching/pkg/neighbours"
 )
 
 // CheckConstraints evaluates the hard constraints of reference-behaviour
 // §3.3 between patient p and therapist t, with product §8 item 10's fixes.
-// ok is false with a short reason (for logs) when one fails; err is set only
-// when the geocoding service is unavailable, which the API answers with 503.
+// ok is false with a short reason (for logs) when one fails. d is the
+// geocoding service's answer for TripBetween(p, t); the caller asks it, and
+// passes the zero Distance when there is no trip or no distance.
 //
+//   - Distance: see checkDistance.
 //   - Exclusion: the therapist is in the search's list (searchExclusions) or
 //     in the patient record's own ausgeschlossene_therapeuten, as an integer
 //     or an object's id.
@@ -31,7 +30,6 @@ import (
 //     geburtsdatum fails once either is set; geschlechtspraeferenz (unless
 //     empty or Egal) must equal the patient's geschlecht as above;
 //     bevorzugt_gruppentherapie true needs offen_fuer_gruppentherapie true.
-//   - Distance: see checkDistance.
 //
 // Texts are compared ignoring case and surrounding spaces, so a free-text
 // preference "weiblich" matches a weiblich patient, which the reference's
@@ -41,20 +39,27 @@ import (
 // the reference and the issue specify, so the reason names the same first
 // failure as the reference would. The verdict is a conjunction either way;
 // running the local checks first would save geocoding calls for candidates
-// they reject (measured in BenchmarkCompose), but the contract is the order.
-func CheckConstraints(ctx context.Context, p neighbours.Patient, t neighbours.Therapist, searchExclusions json.RawMessage, d neighbours.Distances, defaultMaxKM float64, today time.Time) (ok bool, reason string, err error) {
-	if ok, reason, err := checkDistance(ctx, p, t, d, defaultMaxKM); err != nil || !ok {
-		return ok, reason, err
+// they reject (measured in placement's BenchmarkCompose), but the contract is
+// the order.
+func CheckConstraints(p Patient, t Therapist, searchExclusions json.RawMessage, d Distance, defaultMaxKM float64, today time.Time) (ok bool, reason string) {
+	if reason := checkDistance(p, d, defaultMaxKM); reason != "" {
+		return false, reason
 	}
 	if reason := checkLocal(p, t, searchExclusions, today); reason != "" {
-		return false, reason, nil
+		return false, reason
 	}
-	return true, "", nil
+	return true, ""
+}
+
+// HasPLZPrefix reports whether the patient's PLZ starts with prefix, the
+// area an anfrage is composed for.
+func HasPLZPrefix(p Patient, prefix string) bool {
+	return strings.HasPrefix(strings.TrimSpace(str(p.PLZ)), prefix)
 }
 
 // checkLocal runs the constraints that need no neighbour call and returns
 // the first failure, or "".
-func checkLocal(p neighbours.Patient, t neighbours.Therapist, searchExclusions json.RawMessage, today time.Time) string {
+func checkLocal(p Patient, t Therapist, searchExclusions json.RawMessage, today time.Time) string {
 	// Exclusion.
 	if ExcludedIDs(searchExclusions)[t.ID] {
 		return "therapist excluded by the search"
@@ -91,38 +96,52 @@ func checkLocal(p neighbours.Patient, t neighbours.Therapist, searchExclusions j
 	return ""
 }
 
+// Trip is what the distance rule measures: from the patient's address to
+// the therapist's, by the patient's means of travel.
+type Trip struct {
+	From, To string
+	Mode     string // car or transit (TravelMode)
+}
+
+// TripBetween returns the trip between patient p and therapist t. An
+// address is strasse, plz, ort (the non-empty ones, joined with ", "); ok is
+// false when either has no ort, and the distance rule then passes.
+func TripBetween(p Patient, t Therapist) (trip Trip, ok bool) {
+	from, to := address(p.Strasse, p.PLZ, p.Ort), address(t.Strasse, t.PLZ, t.Ort)
+	if from == "" || to == "" {
+		return Trip{}, false
+	}
+	return Trip{From: from, To: to, Mode: TravelMode(str(p.Verkehrsmittel))}, true
+}
+
+// Distance is the geocoding service's answer for a trip: KM when Known.
+type Distance struct {
+	KM    float64
+	Known bool
+}
+
 // checkDistance passes when the travel distance between the patient's and
-// the therapist's address is at most the patient's max_km (inclusive).
+// the therapist's address is at most the patient's max_km (inclusive), and
+// returns the reason otherwise.
 //
 //   - max_km is raeumliche_verfuegbarkeit.max_km when that is a positive
 //     finite number (or a string holding one); absent, null, zero, negative
 //     or non-numeric means defaultMaxKM (the reference failed with a 500 on
 //     null; 0 is read as "not set", as for the age bounds, since nobody can
 //     travel 0 km).
-//   - An address is strasse, plz, ort (the non-empty ones, joined with ", ");
-//     without ort there is none.
-//   - The travel mode is transit for verkehrsmittel ÖPNV or transit, else car.
 //   - Fail-open, as the reference: when either address is missing or the
 //     geocoding service cannot compute a distance (unknown address, no route),
 //     the pair passes. Failing closed would silently starve a therapist (or a
 //     patient) of every anfrage because of one bad address, and the anfrage is
-//     reviewed by staff before it is sent. An outage is different: it returns
-//     the error, since silently passing every candidate would ignore max_km
-//     for the whole anfrage.
-func checkDistance(ctx context.Context, p neighbours.Patient, t neighbours.Therapist, d neighbours.Distances, defaultMaxKM float64) (bool, string, error) {
-	from, to := address(p.Strasse, p.PLZ, p.Ort), address(t.Strasse, t.PLZ, t.Ort)
-	if from == "" || to == "" {
-		return true, "", nil
-	}
+//     reviewed by staff before it is sent. An outage is different: the caller
+//     fails, since silently passing every candidate would ignore max_km for
+//     the whole anfrage.
+func checkDistance(p Patient, d Distance, defaultMaxKM float64) string {
 	maxKM := MaxKM(p.RaeumlicheVerfuegbarkeit, defaultMaxKM)
-	km, ok, err := d.DistanceKM(ctx, neighbours.DistanceQuery{Origin: from, Destination: to, TravelMode: TravelMode(str(p.Verkehrsmittel))})
-	if err != nil {
-		return false, "", fmt.Errorf("distance between patient %d and therapist %d: %w", p.ID, t.ID, err)
+	if d.Known && d.KM > maxKM {
+		return fmt.Sprintf("distance %.1f km exceeds the patient's %g km", d.KM, maxKM)
 	}
-	if ok && km > maxKM {
-		return false, fmt.Sprintf("distance %.1f km exceeds the patient's %g km", km, maxKM), nil
-	}
-	return true, "", nil
+	return ""
 }
 
 // MaxKM reads max_km from a patient's raeumliche_verfuegbarkeit, or returns

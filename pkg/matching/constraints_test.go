@@ -1,14 +1,11 @@
 package matching_test
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
-	"github.com/curavani/matching/pkg/neighbours"
 )
 
 const (
@@ -20,8 +17,8 @@ const (
 // from a pair that passes (patient(), therapist(), 10 km apart, max_km 25).
 func TestCheckConstraints_matrix(t *testing.T) {
 	type pair struct {
-		p *neighbours.Patient
-		t *neighbours.Therapist
+		p *matching.Patient
+		t *matching.Therapist
 	}
 	cases := map[string]struct {
 		change   func(x pair)
@@ -117,11 +114,9 @@ func TestCheckConstraints_matrix(t *testing.T) {
 			if km == 0 {
 				km = 10
 			}
-			d := &fakeDistances{def: km}
-			ok, reason, err := matching.CheckConstraints(context.Background(), p, th, json.RawMessage(c.searchEx), d, 25, testToday)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// The geocoder answers km for the pair.
+			d := matching.Distance{KM: km, Known: true}
+			ok, reason := matching.CheckConstraints(p, th, json.RawMessage(c.searchEx), d, 25, testToday)
 			if ok != c.pass {
 				t.Errorf("ok = %v (%s), want %v", ok, reason, c.pass)
 			}
@@ -132,7 +127,9 @@ func TestCheckConstraints_matrix(t *testing.T) {
 	}
 }
 
-func TestCheckConstraints_distanceQuery(t *testing.T) {
+// TestTripBetween_addressesAndTravelMode is the query the geocoding
+// service gets for a pair.
+func TestTripBetween_addressesAndTravelMode(t *testing.T) {
 	cases := map[string]struct {
 		verkehrsmittel *string
 		mode           string
@@ -149,66 +146,40 @@ func TestCheckConstraints_distanceQuery(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := patient(100)
 			p.Verkehrsmittel = c.verkehrsmittel
-			d := &fakeDistances{def: 1}
-			if _, _, err := matching.CheckConstraints(context.Background(), p, therapist(1), nil, d, 25, testToday); err != nil {
-				t.Fatal(err)
-			}
-			want := neighbours.DistanceQuery{Origin: patientAddress, Destination: therapistAddress, TravelMode: c.mode}
-			if len(d.calls) != 1 || d.calls[0] != want {
-				t.Errorf("queries %+v, want [%+v]", d.calls, want)
+			trip, ok := matching.TripBetween(p, therapist(1))
+			want := matching.Trip{From: patientAddress, To: therapistAddress, Mode: c.mode}
+			if !ok || trip != want {
+				t.Errorf("trip %+v (%v), want %+v", trip, ok, want)
 			}
 		})
 	}
 	// The address leaves out empty parts.
 	p, th := patient(100), therapist(1)
 	p.Strasse, th.PLZ = nil, sp(" ")
-	d := &fakeDistances{def: 1}
-	if _, _, err := matching.CheckConstraints(context.Background(), p, th, nil, d, 25, testToday); err != nil {
-		t.Fatal(err)
-	}
-	if q := d.calls[0]; q.Origin != "52062, Aachen" || q.Destination != "Marktplatz 2, Aachen" {
-		t.Errorf("addresses %q, %q", q.Origin, q.Destination)
+	if trip, _ := matching.TripBetween(p, th); trip.From != "52062, Aachen" || trip.To != "Marktplatz 2, Aachen" {
+		t.Errorf("addresses %q, %q", trip.From, trip.To)
 	}
 }
 
-func TestCheckConstraints_unknownDistancePassesButAnOutageFails(t *testing.T) {
-	t.Run("patient without ort: no call, pass", func(t *testing.T) {
-		p := patient(100)
-		p.Ort = sp("")
-		d := &fakeDistances{def: 100}
-		ok, _, err := matching.CheckConstraints(context.Background(), p, therapist(1), nil, d, 25, testToday)
-		if !ok || err != nil || d.count() != 0 {
-			t.Errorf("ok %v, err %v, %d calls", ok, err, d.count())
-		}
-	})
-	t.Run("therapist without ort: no call, pass", func(t *testing.T) {
-		th := therapist(1)
-		th.Ort = nil
-		d := &fakeDistances{def: 100}
-		ok, _, err := matching.CheckConstraints(context.Background(), patient(100), th, nil, d, 25, testToday)
-		if !ok || err != nil || d.count() != 0 {
-			t.Errorf("ok %v, err %v, %d calls", ok, err, d.count())
-		}
-	})
-	t.Run("geocoder cannot compute: pass", func(t *testing.T) {
-		d := &fakeDistances{none: map[[2]string]bool{{patientAddress, therapistAddress}: true}}
-		ok, _, err := matching.CheckConstraints(context.Background(), patient(100), therapist(1), nil, d, 25, testToday)
-		if !ok || err != nil {
-			t.Errorf("ok %v, err %v", ok, err)
-		}
-	})
-	t.Run("geocoder down: error with 503", func(t *testing.T) {
-		d := &fakeDistances{err: fault.Unavailablef("Geocoding service unavailable")}
-		ok, _, err := matching.CheckConstraints(context.Background(), patient(100), therapist(1), nil, d, 25, testToday)
-		if ok || fault.Status(err) != 503 {
-			t.Errorf("ok %v, err %v (status %d)", ok, err, fault.Status(err))
-		}
-	})
-	t.Run("distance is checked first: too far is the reason even when also excluded", func(t *testing.T) {
-		d := &fakeDistances{def: 100}
-		ok, reason, err := matching.CheckConstraints(context.Background(), patient(100), therapist(1), json.RawMessage(`[1]`), d, 25, testToday)
-		if ok || err != nil || d.count() != 1 || !strings.Contains(reason, "distance") {
-			t.Errorf("ok %v, reason %q, err %v, %d calls", ok, reason, err, d.count())
-		}
-	})
+// TestCheckConstraints_unknownDistancePasses: no trip (an address without
+// ort) or no distance from the geocoder passes the distance rule; a
+// distance that is too far is the reason even when the therapist is also
+// excluded.
+func TestCheckConstraints_unknownDistancePasses(t *testing.T) {
+	p, th := patient(100), therapist(1)
+	p.Ort = sp("")
+	if _, ok := matching.TripBetween(p, th); ok {
+		t.Error("a trip from a patient without ort")
+	}
+	th.Ort = nil
+	if _, ok := matching.TripBetween(patient(100), th); ok {
+		t.Error("a trip to a therapist without ort")
+	}
+	if ok, reason := matching.CheckConstraints(patient(100), therapist(1), nil, matching.Distance{}, 25, testToday); !ok {
+		t.Errorf("unknown distance fails: %s", reason)
+	}
+	ok, reason := matching.CheckConstraints(patient(100), therapist(1), json.RawMessage(`[1]`), matching.Distance{KM: 100, Known: true}, 25, testToday)
+	if ok || !strings.Contains(reason, "distance") {
+		t.Errorf("ok %v, reason %q", ok, reason)
+	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/curavani/matching/pkg/neighbours"
 )
 
 // EmailSubject is the subject of the email that sends anfrage anfrageID.
@@ -16,7 +14,7 @@ func EmailSubject(anfrageID int64) string {
 
 // RecipientName is "titel vorname nachname" of t, leaving out missing parts
 // (the reference wrote a literal "None" for a missing title).
-func RecipientName(t neighbours.Therapist) string {
+func RecipientName(t Therapist) string {
 	return joinNonEmpty(" ", str(t.Titel), str(t.Vorname), str(t.Nachname))
 }
 
@@ -29,7 +27,7 @@ func RecipientName(t neighbours.Therapist) string {
 // Patients are anonymous: no names, no addresses. A therapist not yet
 // informed about Curavani gets a PS explaining it. The communication service
 // adds the legal footer.
-func RenderEmail(t neighbours.Therapist, patients []neighbours.Patient, anfrageID int64, today time.Time) string {
+func RenderEmail(t Therapist, patients []Patient, anfrageID int64, today time.Time) string {
 	var b strings.Builder
 	b.WriteString(salutation(t) + "\n\n")
 	if len(patients) == 1 {
@@ -79,7 +77,7 @@ func RenderEmail(t neighbours.Therapist, patients []neighbours.Patient, anfrageI
 
 // salutation greets by anrede: Frau and Herr by title and surname, anyone
 // else (or a record without surname) with the neutral form.
-func salutation(t neighbours.Therapist) string {
+func salutation(t Therapist) string {
 	name := joinNonEmpty(" ", str(t.Titel), str(t.Nachname))
 	if strings.TrimSpace(str(t.Nachname)) != "" {
 		switch strings.TrimSpace(str(t.Anrede)) {
@@ -133,7 +131,7 @@ func symptomsText(raw json.RawMessage) string {
 
 // experienceText is Ja or Nein, with the date of the last session when the
 // patient has experience and the date is known.
-func experienceText(p neighbours.Patient) string {
+func experienceText(p Patient) string {
 	text := yesNo(p.ErfahrungMitPsychotherapie)
 	if isTrue(p.ErfahrungMitPsychotherapie) && !blank(p.LetzteSitzungVorherigePsychotherapie) {
 		text += " (letzte Sitzung: " + GermanDate(*p.LetzteSitzungVorherigePsychotherapie) + ")"

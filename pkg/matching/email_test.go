@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/curavani/matching/pkg/matching"
-	"github.com/curavani/matching/pkg/neighbours"
 )
 
 func TestEmailSubject_carriesTheReference(t *testing.T) {
@@ -30,7 +29,7 @@ func TestRecipientName_leavesOutMissingParts(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			got := matching.RecipientName(neighbours.Therapist{Titel: c.titel, Vorname: c.vorname, Nachname: c.nachname})
+			got := matching.RecipientName(matching.Therapist{Titel: c.titel, Vorname: c.vorname, Nachname: c.nachname})
 			if got != c.want {
 				t.Errorf("RecipientName = %q, want %q", got, c.want)
 			}
@@ -49,7 +48,7 @@ func TestRenderEmail_carriesEveryPatientField(t *testing.T) {
 	second.Krankenkasse = sp("Techniker Krankenkasse")
 	second.OffenFuerGruppentherapie = bp(false)
 	second.ZeitlicheVerfuegbarkeit = json.RawMessage(`{"Friday": ["08:00-10:00"], "monday": ["18:00-20:00", "07:00-08:00"], "sonntag": []}`)
-	body := matching.RenderEmail(therapist(1), []neighbours.Patient{first, second}, 42, testToday)
+	body := matching.RenderEmail(therapist(1), []matching.Patient{first, second}, 42, testToday)
 
 	for _, want := range []string{
 		"Sehr geehrter Herr Dr. Mustermann,",
@@ -91,24 +90,24 @@ func TestRenderEmail_carriesEveryPatientField(t *testing.T) {
 
 func TestRenderEmail_salutationAndPS(t *testing.T) {
 	cases := map[string]struct {
-		change   func(*neighbours.Therapist)
+		change   func(*matching.Therapist)
 		greeting string
 		ps       bool
 	}{
-		"Herr with title": {func(t *neighbours.Therapist) {}, "Sehr geehrter Herr Dr. Mustermann,", true},
-		"Frau without title, informed": {func(t *neighbours.Therapist) {
+		"Herr with title": {func(t *matching.Therapist) {}, "Sehr geehrter Herr Dr. Mustermann,", true},
+		"Frau without title, informed": {func(t *matching.Therapist) {
 			t.Anrede, t.Titel, t.Nachname, t.UeberCuravaniInformiert = sp("Frau"), nil, sp("Roth"), bp(true)
 		}, "Sehr geehrte Frau Roth,", false},
-		"no anrede":        {func(t *neighbours.Therapist) { t.Anrede = nil }, "Sehr geehrte Damen und Herren,", true},
-		"divers anrede":    {func(t *neighbours.Therapist) { t.Anrede = sp("Divers") }, "Sehr geehrte Damen und Herren,", true},
-		"Frau, no surname": {func(t *neighbours.Therapist) { t.Anrede, t.Nachname = sp("Frau"), nil }, "Sehr geehrte Damen und Herren,", true},
-		"not informed":     {func(t *neighbours.Therapist) { t.UeberCuravaniInformiert = bp(false) }, "Sehr geehrter Herr Dr. Mustermann,", true},
+		"no anrede":        {func(t *matching.Therapist) { t.Anrede = nil }, "Sehr geehrte Damen und Herren,", true},
+		"divers anrede":    {func(t *matching.Therapist) { t.Anrede = sp("Divers") }, "Sehr geehrte Damen und Herren,", true},
+		"Frau, no surname": {func(t *matching.Therapist) { t.Anrede, t.Nachname = sp("Frau"), nil }, "Sehr geehrte Damen und Herren,", true},
+		"not informed":     {func(t *matching.Therapist) { t.UeberCuravaniInformiert = bp(false) }, "Sehr geehrter Herr Dr. Mustermann,", true},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			th := therapist(1)
 			c.change(&th)
-			body := matching.RenderEmail(th, []neighbours.Patient{patient(5)}, 7, testToday)
+			body := matching.RenderEmail(th, []matching.Patient{patient(5)}, 7, testToday)
 			if !strings.HasPrefix(body, c.greeting+"\n\n") {
 				t.Errorf("body starts %q, want %q", body[:min(len(body), 60)], c.greeting)
 			}
@@ -123,8 +122,8 @@ func TestRenderEmail_salutationAndPS(t *testing.T) {
 }
 
 func TestRenderEmail_missingDataSaysNichtAngegeben(t *testing.T) {
-	p := neighbours.Patient{ID: 9, ErfahrungMitPsychotherapie: bp(true)} // no session date known
-	body := matching.RenderEmail(therapist(1), []neighbours.Patient{p}, 1, testToday)
+	p := matching.Patient{ID: 9, ErfahrungMitPsychotherapie: bp(true)} // no session date known
+	body := matching.RenderEmail(therapist(1), []matching.Patient{p}, 1, testToday)
 	for _, want := range []string{
 		"- **Geschlecht:** Nicht angegeben\n",
 		"- **Alter:** Nicht angegeben\n",

@@ -118,7 +118,7 @@ func (e ExclusionEntry) JSON() json.RawMessage {
 // AddExclusion returns the list raw with entry appended, or raw unchanged
 // (changed false) when the therapist is already in it. A null or malformed
 // list counts as empty. It serves code that already holds the row locked;
-// SQL that appends atomically is the other way (pkg/api).
+// SQL that appends atomically is the other way (store.AddExclusion).
 func AddExclusion(raw json.RawMessage, entry ExclusionEntry) (list json.RawMessage, changed bool) {
 	if ExcludedIDs(raw)[entry.ID] {
 		return raw, false

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/curavani/matching/pkg/fault"
-	"github.com/curavani/matching/pkg/neighbours"
 )
 
 // ValidatePatientForSearch checks that a patient record is complete enough to
@@ -19,7 +18,7 @@ import (
 // blank entries) fails with "Patient field 'symptome' is required and cannot
 // be empty". The reference let it pass, although the email to the therapist
 // then has no symptoms to show (reference-behaviour §10 item 24).
-func ValidatePatientForSearch(p neighbours.Patient) error {
+func ValidatePatientForSearch(p Patient) error {
 	required := []struct {
 		name  string
 		empty bool

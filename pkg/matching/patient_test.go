@@ -7,43 +7,42 @@ import (
 
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
-	"github.com/curavani/matching/pkg/neighbours"
 )
 
 func TestValidatePatientForSearch_namesTheFirstMissingField(t *testing.T) {
 	cases := map[string]struct {
-		change func(p *neighbours.Patient)
+		change func(p *matching.Patient)
 		want   string // "" = valid
 	}{
-		"complete record":                     {func(p *neighbours.Patient) {}, ""},
-		"geschlecht null":                     {func(p *neighbours.Patient) { p.Geschlecht = nil }, "Patient field 'geschlecht' is required and cannot be empty"},
-		"geschlecht blank":                    {func(p *neighbours.Patient) { p.Geschlecht = sp("  ") }, "Patient field 'geschlecht' is required and cannot be empty"},
-		"geschlecht checked before symptome":  {func(p *neighbours.Patient) { p.Geschlecht = nil; p.Symptome = nil }, "Patient field 'geschlecht' is required and cannot be empty"},
-		"symptome absent":                     {func(p *neighbours.Patient) { p.Symptome = nil }, "Patient field 'symptome' is required and cannot be empty"},
-		"symptome null":                       {func(p *neighbours.Patient) { p.Symptome = json.RawMessage(`null`) }, "Patient field 'symptome' is required and cannot be empty"},
-		"symptome empty list (reference gap)": {func(p *neighbours.Patient) { p.Symptome = json.RawMessage(`[]`) }, "Patient field 'symptome' is required and cannot be empty"},
-		"symptome only blank entries":         {func(p *neighbours.Patient) { p.Symptome = json.RawMessage(`["", " "]`) }, "Patient field 'symptome' is required and cannot be empty"},
-		"symptome blank string":               {func(p *neighbours.Patient) { p.Symptome = json.RawMessage(`" "`) }, "Patient field 'symptome' is required and cannot be empty"},
-		"symptome as a text":                  {func(p *neighbours.Patient) { p.Symptome = json.RawMessage(`"Schlafstörungen"`) }, ""},
-		"krankenkasse missing":                {func(p *neighbours.Patient) { p.Krankenkasse = sp("") }, "Patient field 'krankenkasse' is required and cannot be empty"},
-		"geburtsdatum missing":                {func(p *neighbours.Patient) { p.Geburtsdatum = nil }, "Patient field 'geburtsdatum' is required and cannot be empty"},
-		"erfahrung not set":                   {func(p *neighbours.Patient) { p.ErfahrungMitPsychotherapie = nil }, "Patient field 'erfahrung_mit_psychotherapie' must be explicitly set (true/false)"},
-		"gruppentherapie not set":             {func(p *neighbours.Patient) { p.OffenFuerGruppentherapie = nil }, "Patient field 'offen_fuer_gruppentherapie' must be explicitly set (true/false)"},
-		"gruppentherapie false is set":        {func(p *neighbours.Patient) { p.OffenFuerGruppentherapie = bp(false) }, ""},
-		"verfuegbarkeit absent":               {func(p *neighbours.Patient) { p.ZeitlicheVerfuegbarkeit = nil }, "Patient must have 'zeitliche_verfuegbarkeit' with at least one day/time"},
-		"verfuegbarkeit empty object":         {func(p *neighbours.Patient) { p.ZeitlicheVerfuegbarkeit = json.RawMessage(`{}`) }, "Patient must have 'zeitliche_verfuegbarkeit' with at least one day/time"},
-		"verfuegbarkeit a list":               {func(p *neighbours.Patient) { p.ZeitlicheVerfuegbarkeit = json.RawMessage(`["09:00-12:00"]`) }, "Patient must have 'zeitliche_verfuegbarkeit' with at least one day/time"},
-		"verfuegbarkeit without slots": {func(p *neighbours.Patient) {
+		"complete record":                     {func(p *matching.Patient) {}, ""},
+		"geschlecht null":                     {func(p *matching.Patient) { p.Geschlecht = nil }, "Patient field 'geschlecht' is required and cannot be empty"},
+		"geschlecht blank":                    {func(p *matching.Patient) { p.Geschlecht = sp("  ") }, "Patient field 'geschlecht' is required and cannot be empty"},
+		"geschlecht checked before symptome":  {func(p *matching.Patient) { p.Geschlecht = nil; p.Symptome = nil }, "Patient field 'geschlecht' is required and cannot be empty"},
+		"symptome absent":                     {func(p *matching.Patient) { p.Symptome = nil }, "Patient field 'symptome' is required and cannot be empty"},
+		"symptome null":                       {func(p *matching.Patient) { p.Symptome = json.RawMessage(`null`) }, "Patient field 'symptome' is required and cannot be empty"},
+		"symptome empty list (reference gap)": {func(p *matching.Patient) { p.Symptome = json.RawMessage(`[]`) }, "Patient field 'symptome' is required and cannot be empty"},
+		"symptome only blank entries":         {func(p *matching.Patient) { p.Symptome = json.RawMessage(`["", " "]`) }, "Patient field 'symptome' is required and cannot be empty"},
+		"symptome blank string":               {func(p *matching.Patient) { p.Symptome = json.RawMessage(`" "`) }, "Patient field 'symptome' is required and cannot be empty"},
+		"symptome as a text":                  {func(p *matching.Patient) { p.Symptome = json.RawMessage(`"Schlafstörungen"`) }, ""},
+		"krankenkasse missing":                {func(p *matching.Patient) { p.Krankenkasse = sp("") }, "Patient field 'krankenkasse' is required and cannot be empty"},
+		"geburtsdatum missing":                {func(p *matching.Patient) { p.Geburtsdatum = nil }, "Patient field 'geburtsdatum' is required and cannot be empty"},
+		"erfahrung not set":                   {func(p *matching.Patient) { p.ErfahrungMitPsychotherapie = nil }, "Patient field 'erfahrung_mit_psychotherapie' must be explicitly set (true/false)"},
+		"gruppentherapie not set":             {func(p *matching.Patient) { p.OffenFuerGruppentherapie = nil }, "Patient field 'offen_fuer_gruppentherapie' must be explicitly set (true/false)"},
+		"gruppentherapie false is set":        {func(p *matching.Patient) { p.OffenFuerGruppentherapie = bp(false) }, ""},
+		"verfuegbarkeit absent":               {func(p *matching.Patient) { p.ZeitlicheVerfuegbarkeit = nil }, "Patient must have 'zeitliche_verfuegbarkeit' with at least one day/time"},
+		"verfuegbarkeit empty object":         {func(p *matching.Patient) { p.ZeitlicheVerfuegbarkeit = json.RawMessage(`{}`) }, "Patient must have 'zeitliche_verfuegbarkeit' with at least one day/time"},
+		"verfuegbarkeit a list":               {func(p *matching.Patient) { p.ZeitlicheVerfuegbarkeit = json.RawMessage(`["09:00-12:00"]`) }, "Patient must have 'zeitliche_verfuegbarkeit' with at least one day/time"},
+		"verfuegbarkeit without slots": {func(p *matching.Patient) {
 			p.ZeitlicheVerfuegbarkeit = json.RawMessage(`{"montag":[],"dienstag":[""," "],"mittwoch":null,"donnerstag":"09:00-10:00"}`)
 		}, "Patient must have at least one valid time slot in 'zeitliche_verfuegbarkeit'"},
-		"one slot is enough": {func(p *neighbours.Patient) {
+		"one slot is enough": {func(p *matching.Patient) {
 			p.ZeitlicheVerfuegbarkeit = json.RawMessage(`{"montag":[],"freitag":["08:00-09:00"]}`)
 		}, ""},
-		"experience without last session": {func(p *neighbours.Patient) {
+		"experience without last session": {func(p *matching.Patient) {
 			p.ErfahrungMitPsychotherapie = bp(true)
 			p.LetzteSitzungVorherigePsychotherapie = sp(" ")
 		}, "Field 'letzte_sitzung_vorherige_psychotherapie' is required when 'erfahrung_mit_psychotherapie' is true"},
-		"experience with last session": {func(p *neighbours.Patient) {
+		"experience with last session": {func(p *matching.Patient) {
 			p.ErfahrungMitPsychotherapie = bp(true)
 			p.LetzteSitzungVorherigePsychotherapie = sp("2024-03-05")
 		}, ""},

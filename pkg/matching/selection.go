@@ -8,8 +8,6 @@ import (
 
 	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
-
-	"github.com/curavani/matching/pkg/neighbours"
 )
 
 // SelectTherapists builds the therapist selection list (reference-behaviour
@@ -31,14 +29,14 @@ import (
 //
 // Names are compared with German collation (ä sorts with a, not after z),
 // where the reference compared code points; equal keys keep the service order.
-func SelectTherapists(list []neighbours.Therapist, pending map[int64]bool, cooling map[int64]string, today time.Time) []neighbours.Therapist {
-	blocked := func(t neighbours.Therapist) bool {
+func SelectTherapists(list []Therapist, pending map[int64]bool, cooling map[int64]string, today time.Time) []Therapist {
+	blocked := func(t Therapist) bool {
 		return pending[t.ID] || InCooling(str(t.NaechsterKontaktMoeglich), today) || InCooling(cooling[t.ID], today)
 	}
 
-	var groups [][]neighbours.Therapist
+	var groups [][]Therapist
 	groupOf := map[string]int{}
-	var out []neighbours.Therapist
+	var out []Therapist
 	for _, t := range list {
 		if t.Status != nil && *t.Status != "aktiv" {
 			continue
@@ -66,7 +64,7 @@ func SelectTherapists(list []neighbours.Therapist, pending map[int64]bool, cooli
 	}
 
 	c := collate.New(language.German)
-	slices.SortStableFunc(out, func(a, b neighbours.Therapist) int {
+	slices.SortStableFunc(out, func(a, b Therapist) int {
 		if d := tier(a) - tier(b); d != 0 {
 			return d
 		}
@@ -80,14 +78,14 @@ func SelectTherapists(list []neighbours.Therapist, pending map[int64]bool, cooli
 
 // emailKey is the grouping key of a therapist's email: trimmed and
 // lower-cased; "" when there is none.
-func emailKey(t neighbours.Therapist) string {
+func emailKey(t Therapist) string {
 	return strings.ToLower(strings.TrimSpace(str(t.Email)))
 }
 
 // tier ranks a therapist for contact (0 first): with email before without,
 // then potentially available and informed about Curavani, available only,
 // informed only, neither.
-func tier(t neighbours.Therapist) int {
+func tier(t Therapist) int {
 	var n int
 	available, informed := isTrue(t.PotenziellVerfuegbar), isTrue(t.UeberCuravaniInformiert)
 	switch {
@@ -113,7 +111,7 @@ func tier(t neighbours.Therapist) int {
 //     on a tie. Titles are matched as words ("Dr. med.", "Prof. Dr."), where
 //     the reference matched substrings ("Dr" inside any word);
 //  3. else the lowest id.
-func practiceOwner(group []neighbours.Therapist, email string) neighbours.Therapist {
+func practiceOwner(group []Therapist, email string) Therapist {
 	if len(group) == 1 {
 		return group[0]
 	}
@@ -131,7 +129,7 @@ func practiceOwner(group []neighbours.Therapist, email string) neighbours.Therap
 	if best >= 0 {
 		return group[best]
 	}
-	return slices.MinFunc(group, func(a, b neighbours.Therapist) int {
+	return slices.MinFunc(group, func(a, b Therapist) int {
 		switch {
 		case a.ID < b.ID:
 			return -1

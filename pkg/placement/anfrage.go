@@ -100,24 +100,20 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 	if err != nil {
 		return store.Anfrage{}, nil, err
 	}
-	mc := make([]matching.Candidate, len(cands))
-	for i, c := range cands {
-		mc[i] = matching.Candidate{SearchID: c.SearchID, PatientID: c.PatientID, CreatedAt: c.CreatedAt, Exclusions: c.Exclusions}
+	c := composer{
+		patients:     s.cfg.Patients,
+		distances:    s.cfg.Distances,
+		concurrency:  s.cfg.Concurrency,
+		defaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM,
+		max:          s.cfg.Matching.MaxAnfrageSize,
 	}
-	composer := matching.Composer{
-		Patients:     s.cfg.Patients,
-		Distances:    s.cfg.Distances,
-		Concurrency:  s.cfg.Concurrency,
-		DefaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM,
-		Max:          s.cfg.Matching.MaxAnfrageSize,
-	}
-	chosen, err := composer.Compose(ctx, t, prefix, mc, today)
+	picked, err := c.compose(ctx, t.Matching(), prefix, cands, today)
 	if err != nil {
 		return store.Anfrage{}, nil, err
 	}
-	searchIDs := make([]int64, len(chosen))
-	for i, c := range chosen {
-		searchIDs[i] = c.SearchID
+	searchIDs := make([]int64, len(picked))
+	for i, p := range picked {
+		searchIDs[i] = p.SearchID
 	}
 	var (
 		a       store.Anfrage
@@ -130,7 +126,7 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 		if err := s.checkContactable(ctx, tx, t, today); err != nil {
 			return nil, err
 		}
-		if len(chosen) < s.cfg.Matching.MinAnfrageSize {
+		if len(picked) < s.cfg.Matching.MinAnfrageSize {
 			return nil, ErrNoEligible
 		}
 		var ok bool

@@ -39,7 +39,7 @@ func (s *Service) CreateSearch(ctx context.Context, cmd NewSearch) (store.Search
 	if err != nil {
 		return store.Search{}, err
 	}
-	if err := matching.ValidatePatientForSearch(p); err != nil {
+	if err := matching.ValidatePatientForSearch(p.Matching()); err != nil {
 		msg := err.Error()
 		if fe := fault.As(err); fe != nil {
 			msg = fe.Message

@@ -91,10 +91,10 @@ func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
 	if err != nil {
 		return Sent{}, err
 	}
-	patients := make([]neighbours.Patient, 0, len(entries))
+	patients := make([]matching.Patient, 0, len(entries))
 	for _, e := range entries {
 		if p, ok := found[e.PatientID]; ok {
-			patients = append(patients, p)
+			patients = append(patients, p.Matching())
 		}
 	}
 	if len(patients) != a.Size || len(patients) == 0 {
@@ -122,9 +122,9 @@ func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
 			eid, err := s.cfg.Communication.CreateEmail(ctx, neighbours.Email{
 				TherapistID:     t.ID,
 				Betreff:         matching.EmailSubject(id),
-				InhaltMarkdown:  matching.RenderEmail(t, patients, id, today),
+				InhaltMarkdown:  matching.RenderEmail(t.Matching(), patients, id, today),
 				EmpfaengerEmail: email,
-				EmpfaengerName:  matching.RecipientName(t),
+				EmpfaengerName:  matching.RecipientName(t.Matching()),
 				AddLegalFooter:  true,
 				Status:          EmailQueued,
 			})

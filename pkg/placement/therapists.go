@@ -48,10 +48,19 @@ func (s *Service) SelectTherapists(ctx context.Context, prefix string) ([]neighb
 	if err != nil {
 		return nil, err
 	}
+	facts := make([]matching.Therapist, len(list))
+	records := make(map[int64]neighbours.Therapist, len(list))
 	for i := range list {
 		applyCooling(&list[i], cooling)
+		facts[i] = list[i].Matching()
+		records[list[i].ID] = list[i]
 	}
-	return matching.SelectTherapists(list, pending, cooling, s.today(s.now())), nil
+	picked := matching.SelectTherapists(facts, pending, cooling, s.today(s.now()))
+	out := make([]neighbours.Therapist, len(picked))
+	for i, t := range picked {
+		out[i] = records[t.ID]
+	}
+	return out, nil
 }
 
 // applyCooling makes matching's own cooling date, where it holds one, the

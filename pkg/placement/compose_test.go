@@ -1,4 +1,4 @@
-package matching_test
+package placement
 
 import (
 	"context"
@@ -14,11 +14,12 @@ import (
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
 	"github.com/curavani/matching/pkg/neighbours"
+	"github.com/curavani/matching/pkg/store"
 )
 
 // world is a set of candidate searches with their patients.
 type world struct {
-	cands    []matching.Candidate
+	cands    []store.Candidate
 	patients *fakePatients
 	dist     *fakeDistances
 }
@@ -33,7 +34,7 @@ func newWorld(n int, delay time.Duration, fail func(i int) bool) *world {
 	}
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range n {
-		c := matching.Candidate{SearchID: int64(i + 1), PatientID: int64(1000 + i), CreatedAt: start.Add(time.Duration(i) * time.Minute), Exclusions: json.RawMessage(`[]`)}
+		c := store.Candidate{SearchID: int64(i + 1), PatientID: int64(1000 + i), CreatedAt: start.Add(time.Duration(i) * time.Minute), Exclusions: json.RawMessage(`[]`)}
 		if fail != nil && fail(i) {
 			c.Exclusions = json.RawMessage(`[1]`)
 		}
@@ -43,11 +44,11 @@ func newWorld(n int, delay time.Duration, fail func(i int) bool) *world {
 	return w
 }
 
-func (w *world) composer(max, concurrency int) *matching.Composer {
-	return &matching.Composer{Patients: w.patients, Distances: w.dist, Concurrency: concurrency, DefaultMaxKM: 25, Max: max}
+func (w *world) composer(max, concurrency int) *composer {
+	return &composer{patients: w.patients, distances: w.dist, concurrency: concurrency, defaultMaxKM: 25, max: max}
 }
 
-func searchIDs(chosen []matching.Chosen) []int64 {
+func searchIDs(chosen []chosen) []int64 {
 	out := []int64{}
 	for _, c := range chosen {
 		out = append(out, c.SearchID)
@@ -58,8 +59,8 @@ func searchIDs(chosen []matching.Chosen) []int64 {
 // sequentialCompose is the reference's algorithm, one call at a time: read
 // every candidate's patient, keep the PLZ matches, check every one, take the
 // first max. It is the baseline of the benchmark and the oracle of the tests.
-func sequentialCompose(ctx context.Context, p neighbours.Patients, d neighbours.Distances, t neighbours.Therapist, prefix string, cands []matching.Candidate, max int) ([]matching.Chosen, error) {
-	var matches []matching.Chosen
+func sequentialCompose(ctx context.Context, p neighbours.Patients, d neighbours.Distances, t matching.Therapist, prefix string, cands []store.Candidate, max int) ([]chosen, error) {
+	var matches []chosen
 	for _, c := range cands {
 		pat, err := p.Patient(ctx, c.PatientID)
 		if fault.KindOf(err) == fault.NotFound {
@@ -69,12 +70,12 @@ func sequentialCompose(ctx context.Context, p neighbours.Patients, d neighbours.
 			return nil, err
 		}
 		if strings.HasPrefix(*pat.PLZ, prefix) {
-			matches = append(matches, matching.Chosen{Candidate: c, Patient: pat})
+			matches = append(matches, chosen{Candidate: c, Patient: pat})
 		}
 	}
-	var out []matching.Chosen
+	var out []chosen
 	for _, m := range matches {
-		ok, _, err := matching.CheckConstraints(ctx, m.Patient, t, m.Exclusions, d, 25, testToday)
+		ok, _, err := CheckConstraints(ctx, m.Patient.Matching(), t, m.Exclusions, d, 25, testToday)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +93,7 @@ func TestCompose_keepsOldestFirstWhenLaterAnswersArriveFirst(t *testing.T) {
 	w := newWorld(10, 0, func(i int) bool { return i == 1 })
 	// The oldest patients answer slowest.
 	w.patients.delays = map[int64]time.Duration{1000: 20 * time.Millisecond, 1002: 10 * time.Millisecond}
-	got, err := w.composer(4, 8).Compose(context.Background(), therapist(1), "52", w.cands, testToday)
+	got, err := w.composer(4, 8).compose(context.Background(), therapist(1), "52", w.cands, testToday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestCompose_keepsOldestFirstWhenLaterAnswersArriveFirst(t *testing.T) {
 
 func TestCompose_stopsLaunchingOnceMaxQualified(t *testing.T) {
 	w := newWorld(200, 2*time.Millisecond, nil)
-	got, err := w.composer(6, 4).Compose(context.Background(), therapist(1), "52", w.cands, testToday)
+	got, err := w.composer(6, 4).compose(context.Background(), therapist(1), "52", w.cands, testToday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestCompose_skipsOtherPLZAndDeletedPatients(t *testing.T) {
 	p.PLZ = sp("10115")
 	w.patients.records[1001] = p
 	delete(w.patients.records, 1002) // deleted in the patient service: 404
-	got, err := w.composer(6, 3).Compose(context.Background(), therapist(1), "52", w.cands, testToday)
+	got, err := w.composer(6, 3).compose(context.Background(), therapist(1), "52", w.cands, testToday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestCompose_skipsOtherPLZAndDeletedPatients(t *testing.T) {
 
 func TestCompose_fewerThanMaxReturnsAllQualifying(t *testing.T) {
 	w := newWorld(30, 0, func(i int) bool { return i%10 != 0 })
-	got, err := w.composer(6, 8).Compose(context.Background(), therapist(1), "52", w.cands, testToday)
+	got, err := w.composer(6, 8).compose(context.Background(), therapist(1), "52", w.cands, testToday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestCompose_fewerThanMaxReturnsAllQualifying(t *testing.T) {
 	if calls := w.patients.calls.Load(); calls != 30 {
 		t.Errorf("%d patient calls, want 30", calls)
 	}
-	none, err := w.composer(6, 8).Compose(context.Background(), therapist(1), "52", nil, testToday)
+	none, err := w.composer(6, 8).compose(context.Background(), therapist(1), "52", nil, testToday)
 	if none != nil || err != nil {
 		t.Errorf("no candidates: %v, %v", none, err)
 	}
@@ -158,7 +159,7 @@ func TestCompose_fewerThanMaxReturnsAllQualifying(t *testing.T) {
 func TestCompose_outageBeforeMaxIsAnError(t *testing.T) {
 	w := newWorld(20, time.Millisecond, nil)
 	w.patients.errs = map[int64]error{1003: fault.Unavailablef("Patient service unavailable")}
-	got, err := w.composer(6, 4).Compose(context.Background(), therapist(1), "52", w.cands, testToday)
+	got, err := w.composer(6, 4).compose(context.Background(), therapist(1), "52", w.cands, testToday)
 	if got != nil || fault.Status(err) != 503 {
 		t.Fatalf("got %v, %v; want the 503", searchIDs(got), err)
 	}
@@ -168,7 +169,7 @@ func TestCompose_outageBeforeMaxIsAnError(t *testing.T) {
 
 	w = newWorld(20, time.Millisecond, nil)
 	w.dist.err = fault.Unavailablef("Geocoding service unavailable")
-	if _, err := w.composer(6, 4).Compose(context.Background(), therapist(1), "52", w.cands, testToday); fault.Status(err) != 503 {
+	if _, err := w.composer(6, 4).compose(context.Background(), therapist(1), "52", w.cands, testToday); fault.Status(err) != 503 {
 		t.Fatalf("geocoding outage: %v, want the 503", err)
 	}
 }
@@ -178,7 +179,7 @@ func TestCompose_outageAfterMaxDoesNotMatter(t *testing.T) {
 	// Candidate 3 fails fast, before the two chosen ones are decided.
 	w.patients.delays = map[int64]time.Duration{1002: 0}
 	w.patients.errs = map[int64]error{1002: fault.Unavailablef("Patient service unavailable")}
-	got, err := w.composer(2, 4).Compose(context.Background(), therapist(1), "52", w.cands, testToday)
+	got, err := w.composer(2, 4).compose(context.Background(), therapist(1), "52", w.cands, testToday)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestCompose_endedContextIsAnError(t *testing.T) {
 	w := newWorld(20, 50*time.Millisecond, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
-	_, err := w.composer(6, 4).Compose(ctx, therapist(1), "52", w.cands, testToday)
+	_, err := w.composer(6, 4).compose(ctx, therapist(1), "52", w.cands, testToday)
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want the deadline", err)
 	}
@@ -222,7 +223,7 @@ func TestCompose_sameResultAsTheSequentialScan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := w.composer(max, conc).Compose(context.Background(), therapist(1), "52", w.cands, testToday)
+		got, err := w.composer(max, conc).compose(context.Background(), therapist(1), "52", w.cands, testToday)
 		if err != nil {
 			t.Fatal(err)
 		}

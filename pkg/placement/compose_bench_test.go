@@ -1,4 +1,4 @@
-package matching_test
+package placement
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 // one PLZ prefix, with patient and geocoding services that answer in 2 ms,
 // and runs the reference's sequential algorithm (one patient call per search,
 // then the constraints of every match) on the same data in the same run.
-// ns/op is Compose alone (averaged over b.N runs); the seq- metrics are one
-// run of the baseline; speedup is seq-ms/op over Compose's milliseconds.
+// ns/op is compose alone (averaged over b.N runs); the seq- metrics are one
+// run of the baseline; speedup is seq-ms/op over compose's milliseconds.
 //
-//	go test -run '^$' -bench Compose ./pkg/matching/
+//	go test -run '^$' -bench Compose ./pkg/placement/
 func BenchmarkCompose(b *testing.B) {
 	scenarios := []struct {
 		name string
@@ -58,7 +58,7 @@ func BenchmarkCompose(b *testing.B) {
 				w := benchWorld(s.fail, s.far)
 				b.StartTimer()
 				start := time.Now()
-				got, err := w.composer(6, 8).Compose(ctx, therapist(1), "52", w.cands, testToday)
+				got, err := w.composer(6, 8).compose(ctx, therapist(1), "52", w.cands, testToday)
 				elapsed += time.Since(start)
 				if err != nil {
 					b.Fatal(err)
