@@ -50,8 +50,9 @@ type Config struct {
 	// commit; what it cannot deliver stays in the outbox for the relay.
 	Publisher Publisher
 	Matching  config.Matching
-	// Concurrency bounds the neighbour calls one command makes at a time
-	// (the patients of an anfrage, composition); 0 means 16.
+	// Concurrency bounds the neighbour calls one command (or one API read
+	// of a list page) makes at a time: the patients of an anfrage, the
+	// candidates of a composition; 0 means 16.
 	Concurrency int
 	Log         *slog.Logger
 	// Now is the clock (UTC); nil means time.Now.
