@@ -69,6 +69,9 @@ type ResponseRecorded struct {
 	Summary matching.Summary
 	// Accepted lists the accepted patients in position order.
 	Accepted []AcceptedPatient
+	// CoolingUntil is the date (YYYY-MM-DD) from which the therapist may be
+	// contacted again, as the response set it; "" for a repeat.
+	CoolingUntil string
 	// Repeated is true when the anfrage already held this very response:
 	// nothing changed and nothing was emitted.
 	Repeated bool
@@ -92,14 +95,11 @@ type ResponseRecorded struct {
 // stored one with Repeated set.
 func (s *Service) RecordResponse(ctx context.Context, id int64, r Response) (ResponseRecorded, error) {
 	now := s.now()
-	var (
-		res     ResponseRecorded
-		cooling string
-	)
+	var res ResponseRecorded
 	ids, err := s.transact(ctx, func(tx pgx.Tx) ([]events.Outgoing, error) {
 		var out []events.Outgoing
 		var err error
-		res, cooling, out, err = s.recordResponse(ctx, tx, id, r, now)
+		res, out, err = s.recordResponse(ctx, tx, id, r, now)
 		return out, err
 	})
 	if err != nil {
@@ -110,48 +110,51 @@ func (s *Service) RecordResponse(ctx context.Context, id int64, r Response) (Res
 			slog.Int64("therapist_id", res.TherapistID), slog.Any("response_type", res.Summary.Type))
 	}
 	s.publish(ctx, ids)
-	if cooling != "" {
-		s.writeBackCooling(ctx, res.TherapistID, cooling)
+	if res.CoolingUntil != "" {
+		s.writeBackCooling(ctx, res.TherapistID, res.CoolingUntil)
 	}
 	return res, nil
 }
 
-// recordResponse is RecordResponse's work inside tx: it returns the result,
-// the cooling date it set ("" for a repeat) and the events to emit.
-func (s *Service) recordResponse(ctx context.Context, tx pgx.Tx, id int64, r Response, now time.Time) (ResponseRecorded, string, []events.Outgoing, error) {
+// recordResponse is RecordResponse's work inside tx: it returns the result
+// and the events to emit. It leaves the transaction, the outbox and what
+// follows the commit to its caller, so that a caller running in a
+// transaction of its own (an inbox route: the reply's processed_events row
+// must commit with the response) can share it.
+func (s *Service) recordResponse(ctx context.Context, tx pgx.Tx, id int64, r Response, now time.Time) (ResponseRecorded, []events.Outgoing, error) {
 	a, err := store.LockAnfrage(ctx, tx, id)
 	if err != nil {
-		return ResponseRecorded{}, "", nil, err
+		return ResponseRecorded{}, nil, err
 	}
 	if a.SentAt == nil {
-		return ResponseRecorded{}, "", nil, fault.Invalidf("Cannot record response for unsent anfrage")
+		return ResponseRecorded{}, nil, fault.Invalidf("Cannot record response for unsent anfrage")
 	}
 	if r.Unreadable != nil {
-		return ResponseRecorded{}, "", nil, r.Unreadable
+		return ResponseRecorded{}, nil, r.Unreadable
 	}
 	for _, o := range r.Outcomes {
 		if !matching.IsOutcome(o.Outcome) {
-			return ResponseRecorded{}, "", nil, InvalidOutcome(strconv.FormatInt(o.PatientID, 10), o.Outcome)
+			return ResponseRecorded{}, nil, InvalidOutcome(strconv.FormatInt(o.PatientID, 10), o.Outcome)
 		}
 	}
 	entries, err := store.AnfrageEntries(ctx, tx, id)
 	if err != nil {
-		return ResponseRecorded{}, "", nil, err
+		return ResponseRecorded{}, nil, err
 	}
 	given, err := matchResponses(entries, r.Outcomes)
 	if err != nil {
-		return ResponseRecorded{}, "", nil, err
+		return ResponseRecorded{}, nil, err
 	}
 
 	if a.RespondedAt != nil {
 		for _, e := range entries {
 			if deref(e.Outcome) != given[e.PatientID] {
-				return ResponseRecorded{}, "", nil, fault.Conflictf("Response already recorded for anfrage %d", id)
+				return ResponseRecorded{}, nil, fault.Conflictf("Response already recorded for anfrage %d", id)
 			}
 		}
 		res := recorded(a, entries, matching.Summary{Accepted: a.Accepted, Rejected: a.Rejected, NoResponse: a.NoResponse, Type: deref(a.ResponseType)})
 		res.Repeated = true
-		return res, "", nil, nil
+		return res, nil, nil
 	}
 
 	outcomes := make([]string, len(entries))
@@ -177,7 +180,7 @@ func (s *Service) recordResponse(ctx context.Context, tx pgx.Tx, id int64, r Res
 		resp.Notes = &n
 	}
 	if err := store.RecordResponse(ctx, tx, id, rows, resp, now); err != nil {
-		return ResponseRecorded{}, "", nil, err
+		return ResponseRecorded{}, nil, err
 	}
 	out := []events.Outgoing{events.NewAnfrageResponseReceived(events.AnfrageResponseReceivedData{
 		AnfrageID: id, ResponseType: sum.Type,
@@ -189,23 +192,23 @@ func (s *Service) recordResponse(ctx context.Context, tx pgx.Tx, id int64, r Res
 		}
 		entry, err := json.Marshal(matching.NewExclusionEntry(a.TherapistID, now, matching.ReasonRejectedPrefix+o))
 		if err != nil {
-			return ResponseRecorded{}, "", nil, err
+			return ResponseRecorded{}, nil, err
 		}
 		if _, err := store.AddExclusion(ctx, tx, excluded[o], a.TherapistID, entry, now); err != nil {
-			return ResponseRecorded{}, "", nil, err
+			return ResponseRecorded{}, nil, err
 		}
 	}
 	cooling, err := store.ExtendCooling(ctx, tx, a.TherapistID,
 		matching.CoolingUntil(s.today(now), s.cfg.Matching.CoolingPeriodWeeks), now)
 	if err != nil {
-		return ResponseRecorded{}, "", nil, err
+		return ResponseRecorded{}, nil, err
 	}
 	out = append(out, events.NewCoolingPeriodStarted(events.CoolingPeriodStartedData{
 		TherapistID: a.TherapistID, NextContactableDate: cooling.Date, Reason: events.CoolingResponseReceived,
 	}))
 	changes, err := store.CompleteSearches(ctx, tx, accepted, now)
 	if err != nil {
-		return ResponseRecorded{}, "", nil, err
+		return ResponseRecorded{}, nil, err
 	}
 	for _, c := range changes {
 		old := c.OldStatus
@@ -213,7 +216,9 @@ func (s *Service) recordResponse(ctx context.Context, tx pgx.Tx, id int64, r Res
 			SearchID: c.SearchID, PatientID: c.PatientID, OldStatus: &old, NewStatus: c.NewStatus,
 		}))
 	}
-	return recorded(a, entries, sum), cooling.Date, out, nil
+	res := recorded(a, entries, sum)
+	res.CoolingUntil = cooling.Date
+	return res, out, nil
 }
 
 // matchResponses maps each patient of the entries to its outcome; a patient

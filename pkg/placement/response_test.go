@@ -61,8 +61,9 @@ func TestRecordResponse_aCallerOtherThanTheAPIGetsATypedResultAndItsNote(t *test
 	}
 	want := placement.ResponseRecorded{
 		AnfrageID: 1, TherapistID: 9,
-		Summary:  matching.Summary{Accepted: 1, Rejected: 1, Type: matching.ResponseTeilweiseAnnahme},
-		Accepted: []placement.AcceptedPatient{{PatientID: 101, SearchID: 11}},
+		Summary:      matching.Summary{Accepted: 1, Rejected: 1, Type: matching.ResponseTeilweiseAnnahme},
+		Accepted:     []placement.AcceptedPatient{{PatientID: 101, SearchID: 11}},
+		CoolingUntil: "2025-09-09",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("result (-want +got):\n%s", d)
@@ -82,7 +83,7 @@ func TestRecordResponse_aCallerOtherThanTheAPIGetsATypedResultAndItsNote(t *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Repeated = true
+	want.Repeated, want.CoolingUntil = true, ""
 	if d := cmp.Diff(want, again); d != "" {
 		t.Errorf("repeat (-want +got):\n%s", d)
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/curavani/matching/pkg/store"
 )
 
-// MaxRequestedContacts bounds one legacy contact request.
-const MaxRequestedContacts = 100
+// maxRequestedContacts bounds one legacy contact request.
+const maxRequestedContacts = 100
 
 // NewSearch starts a patient's search for a therapy place.
 type NewSearch struct {
@@ -214,14 +214,14 @@ type Contacts struct {
 
 // RequestContacts adds r.Count to the requested-contacts counter of aktiv
 // search id and notes it. The count is checked before the search is looked
-// up, as the reference does: 400 unless 1 ≤ Count ≤ MaxRequestedContacts;
+// up, as the reference does: 400 unless 1 ≤ Count ≤ 100;
 // then 404 for an unknown search and 400 for one that is not aktiv.
 func (s *Service) RequestContacts(ctx context.Context, id int64, r ContactRequest) (Contacts, error) {
 	switch {
 	case r.Count <= 0:
 		return Contacts{}, fault.Invalidf("Requested count must be positive")
-	case r.Count > MaxRequestedContacts:
-		return Contacts{}, fault.Invalidf("Requested count too high (max: %d)", MaxRequestedContacts)
+	case r.Count > maxRequestedContacts:
+		return Contacts{}, fault.Invalidf("Requested count too high (max: %d)", maxRequestedContacts)
 	}
 	n := int(r.Count)
 	now := s.now()

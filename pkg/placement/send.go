@@ -16,10 +16,10 @@ import (
 	"github.com/curavani/matching/pkg/store"
 )
 
-// EmailQueued is the status emails are created with: queued for the
+// emailQueued is the status emails are created with: queued for the
 // communication service's sender straight away (the reference created a
 // draft and queued it with a second call that could fail silently).
-const EmailQueued = "In_Warteschlange"
+const emailQueued = "In_Warteschlange"
 
 // Sent is a successful send.
 type Sent struct {
@@ -126,7 +126,7 @@ func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
 				EmpfaengerEmail: email,
 				EmpfaengerName:  matching.RecipientName(t.Matching()),
 				AddLegalFooter:  true,
-				Status:          EmailQueued,
+				Status:          emailQueued,
 			})
 			if err != nil {
 				if fault.KindOf(err) == fault.Unavailable {
