@@ -12,6 +12,7 @@ import (
 	"github.com/curavani/matching/pkg/matching"
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/neighbours/fake"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/store"
 )
 
@@ -178,17 +179,7 @@ func (s *Stack) seedEmail(ctx context.Context, sentAt time.Time) (int64, error) 
 		}
 		patients = append(patients, p.Matching())
 	}
-	email := ""
-	if t.Email != nil {
-		email = *t.Email
-	}
-	return clients.Communication.CreateEmail(ctx, neighbours.Email{
-		TherapistID:     t.ID,
-		Betreff:         matching.EmailSubject(demoSentAnfrage),
-		InhaltMarkdown:  matching.RenderEmail(t.Matching(), patients, demoSentAnfrage, sentAt),
-		EmpfaengerEmail: email,
-		EmpfaengerName:  matching.RecipientName(t.Matching()),
-		AddLegalFooter:  true,
-		Status:          "Gesendet",
-	})
+	letter := placement.Letter(t, patients, demoSentAnfrage, sentAt)
+	letter.Status = "Gesendet"
+	return clients.Communication.CreateEmail(ctx, letter)
 }

@@ -51,6 +51,24 @@ func checkSendable(a store.Anfrage) error {
 	return nil
 }
 
+// Letter is the email that sends anfrage anfrageID with the patients (in
+// position order) to therapist t: the reference's subject with the anfrage's
+// reference, the anonymous German letter (matching.RenderEmail), the
+// recipient's trimmed address ("" when the therapist has none) and name,
+// and the communication service's legal footer. The status is the
+// caller's.
+func Letter(t neighbours.Therapist, patients []matching.Patient, anfrageID int64, today time.Time) neighbours.Email {
+	facts := t.Matching()
+	return neighbours.Email{
+		TherapistID:     t.ID,
+		Betreff:         matching.EmailSubject(anfrageID),
+		InhaltMarkdown:  matching.RenderEmail(facts, patients, anfrageID, today),
+		EmpfaengerEmail: strings.TrimSpace(deref(t.Email)),
+		EmpfaengerName:  matching.RecipientName(facts),
+		AddLegalFooter:  true,
+	}
+}
+
 // Send sends anfrage id to its therapist: by email when the therapist has an
 // address, else by scheduling a phone call; it emits therapeutenanfrage.sent.
 // Errors: 404 unknown; 409 cancelled; 400 already sent; 503 a neighbour
@@ -117,17 +135,10 @@ func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
 			return nil, err
 		}
 		var commID int64
-		if email := strings.TrimSpace(deref(t.Email)); email != "" {
+		if letter := Letter(t, patients, id, today); letter.EmpfaengerEmail != "" {
 			res.Channel = events.ChannelEmail
-			eid, err := s.cfg.Communication.CreateEmail(ctx, neighbours.Email{
-				TherapistID:     t.ID,
-				Betreff:         matching.EmailSubject(id),
-				InhaltMarkdown:  matching.RenderEmail(t.Matching(), patients, id, today),
-				EmpfaengerEmail: email,
-				EmpfaengerName:  matching.RecipientName(t.Matching()),
-				AddLegalFooter:  true,
-				Status:          emailQueued,
-			})
+			letter.Status = emailQueued
+			eid, err := s.cfg.Communication.CreateEmail(ctx, letter)
 			if err != nil {
 				if fault.KindOf(err) == fault.Unavailable {
 					return nil, err
