@@ -12,7 +12,8 @@ import (
 // ValidatePatientForSearch checks that a patient record is complete enough to
 // start a platzsuche (reference-behaviour §4.4 step 2). It returns nil or a
 // fault.Invalid error whose Message is the first failing reason, in the
-// reference's order and words; the API prefixes "Cannot create platzsuche: ".
+// reference's order and words; placement.CreateSearch prefixes "Cannot create
+// platzsuche: ".
 //
 // One deliberate difference: an empty symptome list (or one holding only
 // blank entries) fails with "Patient field 'symptome' is required and cannot
