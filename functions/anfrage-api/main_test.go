@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/contracts/openapitest"
 	"github.com/curavani/matching/pkg/api"
 	"github.com/curavani/matching/pkg/neighbours/fake"
 	"github.com/curavani/matching/pkg/runtime"
@@ -104,7 +105,7 @@ func TestRun_servesTheAPIHealthAndMetricsAndStopsOnCancel(t *testing.T) {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := openapitest.Client(t).Do(req)
 		if err != nil {
 			return 0, err.Error()
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/contracts/openapitest"
 	"github.com/curavani/matching/pkg/api"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/metrics/metricstest"
@@ -140,7 +141,7 @@ func (p *apiProcess) call(t *testing.T, method, path string, body any, want int)
 	}
 	req, _ := http.NewRequest(method, p.base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

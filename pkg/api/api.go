@@ -58,6 +58,7 @@ func New(cfg Config) *Server {
 func (s *Server) routes() {
 	m, h := s.mux, s.handle
 	m.HandleFunc("GET /health", h(s.health))
+	m.HandleFunc("GET "+openAPIPath, openAPI)
 
 	m.HandleFunc("GET /api/platzsuchen", h(s.listSearches))
 	m.HandleFunc("POST /api/platzsuchen", h(s.createSearch))
@@ -99,7 +100,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if strings.HasPrefix(r.URL.Path, "/api/") && !s.authorized(r) {
+	if strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != openAPIPath && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="matching"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
 		return

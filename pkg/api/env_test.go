@@ -72,7 +72,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e.srv = httptest.NewServer(api.New(cfg))
+	e.srv = httptest.NewServer(checked(t, api.New(cfg)))
 	t.Cleanup(e.srv.Close)
 	return e
 }

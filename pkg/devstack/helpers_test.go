@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/contracts/openapitest"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -54,7 +55,7 @@ func (s *testStack) call(method, path string, body any, want int) map[string]any
 	}
 	req, _ := http.NewRequest(method, s.APIURL+path, rd)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Client(s.t).Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
