@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/contracts/asyncapitest"
 	"github.com/curavani/matching/contracts/openapitest"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
@@ -126,7 +127,8 @@ type collector struct {
 	headers []map[string]string
 }
 
-// collect follows topic until the test ends.
+// collect follows topic until the test ends; every record must be one the
+// AsyncAPI document allows.
 func collect(t testing.TB, brokers []string, topic string) *collector {
 	c := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -135,6 +137,9 @@ func collect(t testing.TB, brokers []string, topic string) *collector {
 	go func() {
 		defer close(done)
 		err := follow(ctx, brokers, topic, true, func(m *sarama.ConsumerMessage) {
+			if err := asyncapitest.Validate(asyncapitest.FromConsumerMessage(m)); err != nil {
+				t.Errorf("event contract (contracts/asyncapi.json): %v", err)
+			}
 			h := map[string]string{}
 			for _, rh := range m.Headers {
 				h[string(rh.Key)] = string(rh.Value)

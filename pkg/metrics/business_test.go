@@ -45,9 +45,9 @@ VALUES
     (9, 1, '2026-01-01 08:00', '2026-01-01 07:59', 'vollstaendige_Annahme', 14, NULL, NULL);
 
 INSERT INTO matching_service.outbox (event_type, partition_key, payload, published_at) VALUES
-    ('therapeutenanfrage.follow_up_scheduled', '3', '{}', now()),
-    ('therapeutenanfrage.follow_up_scheduled', '8', '{}', NULL),
-    ('therapeutenanfrage.created', '1', '{}', now());
+    ('therapeutenanfrage.follow_up_scheduled', '3', '{"anfrage_id":3,"therapist_id":1,"phone_call_id":31,"scheduled_date":"2026-01-09","scheduled_time":"10:00"}', now()),
+    ('therapeutenanfrage.follow_up_scheduled', '8', '{"anfrage_id":8,"therapist_id":1,"phone_call_id":38,"scheduled_date":"2026-01-09","scheduled_time":"10:00"}', NULL),
+    ('therapeutenanfrage.created', '1', '{"anfrage_id":1,"therapist_id":1,"patient_ids":[1],"anfrage_size":1}', now());
 
 INSERT INTO matching_service.processed_events (consumer, dedupe_key, event_type) VALUES
     ('matching-service-communication', 'event:c1', 'phone_call.completed'),

@@ -146,6 +146,7 @@ type env struct {
 func newEnv(t *testing.T, opts ...outbox.Option) *env {
 	t.Helper()
 	pool, _ := storetest.New(t)
+	storetest.SyntheticEvents(t) // payloads that mark an order (statusChanged)
 	f := newFakeSink(t)
 	s := sink.NewHTTP(f.srv.URL, map[string]string{"origin": "matching-test"}, 5*time.Second)
 	t.Cleanup(func() { s.Close() })

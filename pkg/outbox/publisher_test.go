@@ -259,6 +259,7 @@ func TestPublisher_observerSeesEveryAttempt(t *testing.T) {
 func TestPublish_withoutASinkKeepsEverythingInTheOutbox(t *testing.T) {
 	t.Parallel()
 	pool, _ := storetest.New(t)
+	storetest.SyntheticEvents(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := sink.New(configWithoutSink(), log)
 	if err != nil {
@@ -296,6 +297,7 @@ func TestPublish_throughKafkaKeysTheRecordByThePartitionKey(t *testing.T) {
 	}
 	defer s.Close()
 	pool, _ := storetest.New(t)
+	storetest.SyntheticEvents(t)
 	pub := outbox.NewPublisher(pool, s, nil)
 	var ids []string
 	err = store.WithTx(context.Background(), pool, func(tx pgx.Tx) error {

@@ -61,7 +61,9 @@ func ServerURL(tb testing.TB) string {
 }
 
 // New creates a fresh migrated database for this test, dropped when the test
-// ends, and returns a pool on it together with its URL.
+// ends, and returns a pool on it together with its URL. Before the database
+// is dropped, every event left in its outbox is checked against the AsyncAPI
+// document (see checkEvents).
 func New(tb testing.TB) (*pgxpool.Pool, string) {
 	tb.Helper()
 	ctx := context.Background()
@@ -84,6 +86,7 @@ func New(tb testing.TB) (*pgxpool.Pool, string) {
 	}
 	tb.Cleanup(func() {
 		pool.Close()
+		checkEvents(tb, dbURL)
 		c, err := pgx.Connect(context.Background(), admin)
 		if err != nil {
 			return
