@@ -1,0 +1,216 @@
+package replies
+
+import (
+	"regexp"
+	"strings"
+)
+
+// signals is what one clause says, before it is known whom it is about.
+type signals struct {
+	accept          bool   // a firm offer
+	tentative       bool   // an offer under a hedge or condition
+	reject          bool   // a rejection
+	cats            catSet // categories the rejections name
+	reasons         catSet // reasons given, which decide nothing alone
+	undecided       string // why it leaves people undecided; "" if it does not
+	unsuitableTopic bool   // "X behandle ich nicht": about those who have X
+}
+
+func (s signals) any() bool { return s.accept || s.tentative || s.reject || s.undecided != "" }
+
+// catSet is a set of categories.
+type catSet uint8
+
+func (c catSet) has(cat category) bool { return c&(1<<cat) != 0 }
+func (c *catSet) add(cat category)     { *c |= 1 << cat }
+
+// hit is a lexicon phrase found in a clause.
+type hit struct {
+	phrase
+	start, end int
+}
+
+// contrast splits a sentence into clauses that may speak of different
+// people or say different things: "Person 1 gerne – Person 2 leider nicht",
+// "…, aber …", "…; …".
+var contrast = regexp.MustCompile(`; | - |, (?:aber|jedoch|doch|dagegen|sondern|allerdings|waehrend|wohingegen|hingegen) `)
+
+// refStart is text that begins by naming someone: a comma before it may
+// start a new clause ("Person 1 nehme ich, Person 2 leider nicht").
+var refStart = regexp.MustCompile(`^(?:(?:aber|doch|auch|und|bzw\.?) )?(?:(?:fuer|bei|zu|zur|zum|mit|an) )?(?:die|den|der|dem|das)? ?(?:person(?:en)?\b|nr\b|nummer\b|#|id\b|patient|pat\.|klient|p\d\b|\d{3,}|erste|zweite|dritte|vierte|fuenfte|sechste|letzte|dame|herr|frau|mann|junge|aeltere|juengere|beiden|anderen|uebrigen|restlichen|\d{1,2}-?jaehrig)`)
+
+// subclause splits a clause into the parts a negation or an offer stays in.
+var subclause = regexp.MustCompile(`, | und | oder | sondern |; `)
+
+// clauses splits a folded sentence into clauses.
+func clauses(f string) []string {
+	var out []string
+	for _, part := range splitKeep(f, contrast) {
+		out = append(out, splitAtNewReference(part)...)
+	}
+	return out
+}
+
+// splitKeep splits s at re, dropping the separators.
+func splitKeep(s string, re *regexp.Regexp) []string {
+	var out []string
+	last := 0
+	for _, m := range re.FindAllStringIndex(s, -1) {
+		if t := strings.TrimSpace(s[last:m[0]]); t != "" {
+			out = append(out, t)
+		}
+		last = m[1]
+	}
+	if t := strings.TrimSpace(s[last:]); t != "" {
+		out = append(out, t)
+	}
+	return out
+}
+
+// splitAtNewReference starts a new clause at ", " or " und " before a new
+// reference, when what precedes already names someone and says something.
+func splitAtNewReference(part string) []string {
+	seps := regexp.MustCompile(`, | und | sowie `)
+	locs := seps.FindAllStringIndex(part, -1)
+	if len(locs) == 0 {
+		return []string{part}
+	}
+	var out []string
+	from := 0
+	for _, l := range locs {
+		head, rest := part[from:l[0]], part[l[1]:]
+		if !refStart.MatchString(rest) {
+			continue
+		}
+		if !namesSomeone(head) || !sig(head).any() {
+			continue
+		}
+		out = append(out, strings.TrimSpace(head))
+		from = l[1]
+	}
+	return append(out, strings.TrimSpace(part[from:]))
+}
+
+// namesSomeone is a cheap check for a reference in a clause part.
+var namesSomeone = regexp.MustCompile(`\b(?:person(?:en)?|nr|nummer|id|patient\w*|klient\w*|p\d|dame|herr\w*|frau|mann|jaehrig\w*|anderen|uebrigen|alle\w*|beide\w*)\b|#\d|\b\d{3,}\b`).MatchString
+
+// sig reads the signals of a folded clause; see read.
+func sig(f string) signals { s, _ := read(f); return s }
+
+// read finds the lexicon phrases of a folded clause and derives its
+// signals. It returns the clause with every phrase it used blanked out, so
+// that references are looked for in what remains.
+func read(f string) (signals, string) {
+	var s signals
+	work := []byte(f)
+	var hits []hit
+	for _, table := range lexicon {
+		for _, ph := range table {
+			for _, m := range ph.re.FindAllIndex(work, -1) {
+				hits = append(hits, hit{phrase: ph, start: m[0], end: m[1]})
+				for i := m[0]; i < m[1]; i++ {
+					work[i] = '~'
+				}
+			}
+		}
+	}
+	rest := string(work)
+
+	// Parts of the clause: a negation or an offer belongs to its part.
+	type part struct {
+		start, end             int
+		neg, offer, place, rej bool
+	}
+	var parts []part
+	last := 0
+	for _, m := range append(subclause.FindAllStringIndex(rest, -1), []int{len(rest), len(rest)}) {
+		parts = append(parts, part{start: last, end: m[0]})
+		last = m[1]
+	}
+	partOf := func(pos int) int {
+		for i, p := range parts {
+			if pos < p.end || i == len(parts)-1 {
+				return i
+			}
+		}
+		return 0
+	}
+	hedgeAt, condition := -1, false
+	for _, h := range hits {
+		switch h.kind {
+		case kUndecided:
+			if s.undecided == "" {
+				s.undecided = h.why
+			}
+		case kReject:
+			s.reject = true
+			s.cats.add(h.cat)
+			parts[partOf(h.start)].rej = true
+		case kReason:
+			s.reasons.add(h.cat)
+		case kHedge:
+			if hedgeAt < 0 || h.start < hedgeAt {
+				hedgeAt = h.start
+			}
+		case kCondition:
+			condition = true
+		case kAccept:
+			p := &parts[partOf(h.start)]
+			p.offer = true
+			p.place = p.place || h.offer == offerPlace
+		}
+	}
+	firstPersonClause := firstPerson.MatchString(f)
+	for i := range parts {
+		p := &parts[i]
+		text := rest[p.start:p.end]
+		p.neg = negation.MatchString(text)
+		// "behandle ich nicht", "biete ich nicht an": not suitable when it
+		// names what is not treated, else a rejection without reason.
+		if p.neg && treatVerb.MatchString(text) && (topics.MatchString(text) || len(symptomConcepts(text, false)) > 0) {
+			s.reject, p.rej = true, true
+			s.cats.add(catUnsuitable)
+			s.unsuitableTopic = true
+			continue
+		}
+		if takeFirstPerson.MatchString(text) || firstPersonClause && takeInfinitive.MatchString(text) {
+			p.offer = true
+		}
+		// The negation of a place is no capacity; of anything else, a
+		// rejection whose reason must come from elsewhere.
+		if p.offer && p.neg {
+			if condition {
+				s.undecided = reasonConditional
+			} else {
+				s.reject = true
+				if p.place {
+					s.cats.add(catCapacity)
+				}
+			}
+			p.offer, p.rej = false, true
+		}
+		// A rejection in the same part outweighs the offer words it contains
+		// ("einen Platz könnte ich frühestens in einem Jahr anbieten").
+		if p.offer && p.rej {
+			p.offer = false
+		}
+		if p.offer {
+			if condition || hedgeAt >= 0 && hedgeAt < p.end {
+				s.tentative = true
+			} else {
+				s.accept = true
+			}
+		}
+	}
+	if m := yes.FindStringIndex(rest); m != nil && !parts[partOf(m[0])].neg {
+		if condition || hedgeAt >= 0 && hedgeAt < m[0] {
+			s.tentative = true
+		} else {
+			s.accept = true
+		}
+	}
+	if s.cats == 0 && s.reject {
+		s.cats.add(catNone)
+	}
+	return s, rest
+}

@@ -1,0 +1,144 @@
+package replies
+
+import "slices"
+
+// The clerk's last step: per patient, take the most specific statements
+// about them and decide only when they agree. Guessing is the one error
+// that must not happen, so every doubt ends undecided.
+
+type verdict struct{ outcome, evidence, reason string }
+
+func undecidedBy(reason, evidence string) verdict { return verdict{reason: reason, evidence: evidence} }
+
+// decide returns the verdict for person i.
+func (d *doc) decide(i int) verdict {
+	for lv := levelIndividual; ; lv-- {
+		about := d.about(i, lv)
+		if len(about) > 0 {
+			if d.unknown != "" && lv < levelIndividual {
+				// "Person 7 nehme ich, die anderen nicht" with six people: who
+				// are "die anderen"?
+				return undecidedBy(reasonUnknownRef, d.unknown)
+			}
+			return d.judge(about, lv)
+		}
+		if lv == levelNone {
+			break
+		}
+	}
+	if d.mentioned[i] {
+		return undecidedBy(reasonMentionedNoDecision, "")
+	}
+	return undecidedBy(reasonNotMentioned, "")
+}
+
+// about are the clauses at level lv that say something about person i.
+func (d *doc) about(i int, lv level) []clause {
+	var out []clause
+	for _, c := range d.clauses {
+		if c.refs.level != lv || !c.sig.any() {
+			continue
+		}
+		if lv == levelNone || slices.Contains(c.refs.who, i) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// judge decides from the clauses about one person at one level.
+func (d *doc) judge(about []clause, lv level) verdict {
+	var accept, tentative, reject *clause
+	for k := range about {
+		c := &about[k]
+		if c.refs.ambiguous {
+			return undecidedBy(reasonAmbiguous, c.sentence)
+		}
+		if c.sig.undecided != "" {
+			return undecidedBy(c.sig.undecided, c.sentence)
+		}
+		if c.sig.accept && accept == nil {
+			accept = c
+		}
+		if c.sig.tentative && tentative == nil {
+			tentative = c
+		}
+		if c.sig.reject && reject == nil {
+			reject = c
+		}
+	}
+	offered := accept != nil || tentative != nil
+	switch {
+	case reject != nil && offered:
+		return undecidedBy(reasonContradiction, reject.sentence)
+	case offered && lv == levelNone && len(d.people) > 1:
+		// "Ich habe einen Platz frei" to an anfrage of three: for whom?
+		return undecidedBy(reasonNoTarget, firstOf(accept, tentative).sentence)
+	case accept != nil:
+		return verdict{outcome: Angenommen, evidence: accept.sentence}
+	case tentative != nil:
+		return undecidedBy(reasonConditional, tentative.sentence)
+	}
+	return d.category(about, reject)
+}
+
+func firstOf(cs ...*clause) *clause {
+	for _, c := range cs {
+		if c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// category is the rejection's outcome: the reason the rejecting clauses
+// give, else the reason given around them (their paragraph, then the whole
+// answer, where it names nobody in particular), else undecided.
+func (d *doc) category(about []clause, reject *clause) verdict {
+	var cats catSet
+	units := map[int]bool{}
+	for _, c := range about {
+		cats |= c.sig.cats | c.sig.reasons
+		units[c.unit] = true
+	}
+	if v, ok := fromCategories(cats, reject.sentence); ok {
+		return v
+	}
+	var near, anywhere catSet
+	for _, c := range d.clauses {
+		if c.refs.level != levelNone {
+			continue
+		}
+		if units[c.unit] {
+			near |= c.sig.cats | c.sig.reasons
+		}
+		anywhere |= c.sig.cats | c.sig.reasons
+	}
+	for _, ctx := range []catSet{near, anywhere} {
+		if v, ok := fromCategories(ctx, reject.sentence); ok {
+			return v
+		}
+	}
+	if cats.has(catCapacityWeak) {
+		return verdict{outcome: AbgelehntKapazitaet, evidence: reject.sentence}
+	}
+	return undecidedBy(reasonNoReason, reject.sentence)
+}
+
+// fromCategories picks the outcome a set of reasons supports: a reason that
+// the person does not fit, or another reason, outweighs a lack of capacity
+// ("ausgebucht, und Zwänge behandle ich ohnehin nicht"); both together
+// contradict each other.
+func fromCategories(cats catSet, evidence string) (verdict, bool) {
+	switch {
+	case cats.has(catUnsuitable) && cats.has(catOther):
+		return undecidedBy(reasonReasonsClash, evidence), true
+	case cats.has(catUnsuitable):
+		return verdict{outcome: AbgelehntNichtGeeignet, evidence: evidence}, true
+	case cats.has(catOther):
+		return verdict{outcome: AbgelehntSonstiges, evidence: evidence}, true
+	case cats.has(catCapacity):
+		return verdict{outcome: AbgelehntKapazitaet, evidence: evidence}, true
+	}
+	return verdict{}, false
+}
