@@ -37,7 +37,10 @@ var contrast = regexp.MustCompile(`; | - |, (?:aber|jedoch|doch|dagegen|sondern|
 
 // refStart is text that begins by naming someone: a comma before it may
 // start a new clause ("Person 1 nehme ich, Person 2 leider nicht").
-var refStart = regexp.MustCompile(`^(?:(?:aber|doch|auch|und|bzw\.?) )?(?:(?:fuer|bei|zu|zur|zum|mit|an) )?(?:die|den|der|dem|das)? ?(?:person(?:en)?\b|nr\b|nummer\b|#|id\b|patient|pat\.|klient|p\d\b|\d{3,}|erste|zweite|dritte|vierte|fuenfte|sechste|letzte|dame|herr|frau|mann|junge|aeltere|juengere|beiden|anderen|uebrigen|restlichen|\d{1,2}-?jaehrig)`)
+var refStart = regexp.MustCompile(`^(?:(?:aber|doch|auch|und|bzw\.?) )?(?:(?:fuer|bei|zu|zur|zum|mit|an) )?(?:(?:die|den|der|dem|das) (?:\w+ ){0,2}(?:person|patient|klient|dame|herr|frau|mann|versichert|jugendlich|\d+-?jaehrig)|(?:die|den|der|dem|das)? ?(?:person(?:en)?\b|nr\b|nummer\b|#|id\b|patient|pat\.|klient|p\d\b|\d{3,}|erste|zweite|dritte|vierte|fuenfte|sechste|letzte|dame|herr|frau|mann|junge|aeltere|juengere|beiden|anderen|uebrigen|restlichen|\d{1,2}-?jaehrig))`)
+
+// restriction words turn "behandle" from an offer into a limit.
+var restriction = regexp.MustCompile(`\b(?:nur|ausschliesslich|lediglich|allein)\b`)
 
 // subclause splits a clause into the parts a negation or an offer stays in.
 var subclause = regexp.MustCompile(`, | und | oder | sondern |; `)
@@ -173,7 +176,11 @@ func read(f string) (signals, string) {
 			s.unsuitableTopic = true
 			continue
 		}
-		if takeFirstPerson.MatchString(text) || firstPersonClause && takeInfinitive.MatchString(text) {
+		// "Ich behandle ausschließlich Kinder", "da ich nur Menschen bis 60
+		// behandle": a restriction, not an offer, unless it names someone
+		// ("nur Person 2 kann ich nehmen").
+		restricted := restriction.MatchString(f[p.start:p.end]) && !namesSomeone(f[p.start:p.end])
+		if !restricted && (takeFirstPerson.MatchString(text) || firstPersonClause && takeInfinitive.MatchString(text)) {
 			p.offer = true
 		}
 		// The negation of a place is no capacity; of anything else, a

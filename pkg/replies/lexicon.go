@@ -58,6 +58,7 @@ var shorthand = strings.NewReplacer(
 	"{platz}", `(?:\b(?:therapie|behandlungs|psychotherapie|kassen|einzel)?(?:platz|plaetze|plaetzen)\b|\bkapazitaet(?:en)?\b)`,
 	"{neg}", `(?:\bnicht\b|\bkein\w*|\bniemand\w*|\bnie\b|\bweder\b)`,
 	"{praxis}", `(?:\w*praxis|\w*ambulanz|\w*klinik|\w*kolleg\w*|\w*therapeut\w*|spezialist\w*|einrichtung|beratungsstelle|schwerpunkt\w*)`,
+	"{label}", `(?:(?:person|nr\.?|nummer|id|pat\.?-?id|patient\w*|#) ?\d+|\d{3,})`,
 	"{month}", `(?:januar|februar|maerz|april|mai|juni|juli|august|september|oktober|november|dezember|jahresende|jahreswechsel)`,
 )
 
@@ -140,8 +141,10 @@ var rejections = []phrase{
 	// No capacity.
 	p(kReject, catCapacity, `{neg} (?:\w+ ){0,3}{platz}|{platz} (?:\w+ ){0,3}(?:belegt|besetzt|ausgeschoepft|erschoepft)\b|{platz} (?:\w+ ){0,2}(?:sind|ist|schon|bereits|alle) (?:\w+ )?vergeben\b|{platz} vergeben (?:habe|hab|haben|sind|wurden|ist)\b|\bletzte\w* (?:freie\w* )?{platz}`, ""),
 	p(kReject, catCapacity, `\b(?:ausgebucht|ausgelastet|voll ?belegt|ueberbucht|ueberlastet|fully booked|booked up)\b|\b(?:bin|sind|ist|waere|bleibe|bleibt) (?:\w+ ){0,3}(?:voll|dicht)(?:[.,;!)]|$| (?:und|mit|bis|belegt|ausgelastet|besetzt))`, ""),
+	p(kReject, catCapacity, `(?:^|[:;,-] )(?:leider |aktuell |derzeit |momentan |komplett |total |voellig )*(?:voll|dicht)(?:[ ,.;!)]|$)`, ""),
 	p(kReject, catCapacity, `\b(?:nichts|nix)(?: \w+){0,2} (?:frei|verfuegbar)\b|\bgeht (?:\w+ ){0,3}nichts mehr\b|\bkeine (?:freien |neuen )?termine\b|\bno (?:free )?(?:capacity|places?|slots?|space)\b`, ""),
 	p(kReject, catCapacity, `\bfruehestens (?:\w+ ){0,3}(?:jahr\w*|(?:\d+|zwei|drei|sechs|neun|zwoelf) monat\w*)\b|\b(?:erst|nicht vor) (?:wieder )?(?:\w+ ){0,2}(?:naechste\w*|kommende\w*) jahr\w*`, ""),
+	p(kReject, catCapacity, `\berst (?:\w+ ){0,3}wieder (?:\w+ ){0,2}{platz}|{platz} (?:\w+ ){0,3}erst (?:\w+ ){0,3}wieder\b`, ""),
 	p(kReject, catCapacity, `\bkapazitaetsgr(?:u|ue)nd\w*|\baus kapazitaet\w*`, ""),
 	// Taking no new patients at all (Aufnahmestopp): capacity unless another reason is given.
 	p(kReject, catCapacityWeak, `\bkeine (?:\w+ )?neue\w* (?:patient\w*|klient\w*|anfragen|behandlung\w*|therapie\w*|faelle|aufnahmen)|\bneue\w* (?:patient\w*|klient\w*|behandlung\w*|anfragen|therapie\w*) (?:\w+ ){0,4}(?:nicht|keine)\b|\baufnahmestopp\w*|\bannahmestopp\w*`, ""),
@@ -151,14 +154,14 @@ var rejections = []phrase{
 	p(kReject, catUnsuitable, `\b(?:keine|ohne) (?:\w+ ){0,2}(?:zusatzqualifikation|qualifikation|fachkunde|erfahrung|weiterbildung|zusatzausbildung)\b|\bnur (?:eine |die )?(?:zulassung|fachkunde|approbation|abrechnungsgenehmigung) fuer (?:kinder|jugendliche|erwachsene)\b|\bzu (?:jung|alt)\b`, ""),
 	p(kReject, catUnsuitable, `{praxis} (?:\w+ ){0,4}(?:besser|sinnvoller|geeigneter|passender|angebrachter|richtiger)\b|\b(?:besser|sinnvoller|geeigneter|eher) (?:\w+ ){0,3}(?:in|bei|an) (?:einer |einem |eine |einen )?(?:\w+ )?{praxis}`, ""),
 	// Another reason: retirement, leave, illness, moving, insurance, hours.
-	p(kReject, catOther, `\bruhestand\b|\bin rente\b|\bpraxis (?:\w+ ){0,5}(?:abgeben|aufgeben|schliessen|uebergeben|abgebe|aufgebe|schliesse|aufloesen|aufloese)\b|\bpraxis(?:abgabe|aufgabe|schliessung|uebergabe)\b|\baus altersgruenden\b`, ""),
+	p(kReject, catOther, `\bruhestand\b|\bin rente\b|\bpraxis (?:\w+ ){0,5}(?:abgeben|aufgeben|schliessen|uebergeben|abgebe|aufgebe|schliesse|aufloesen|aufloese)\b|\b(?:schliesse|schliessen|gebe|geben|loese|uebergebe) (?:\w+ ){0,2}(?:meine|unsere|die) praxis\b|\bpraxis(?:abgabe|aufgabe|schliessung|uebergabe)\b|\baus altersgruenden\b`, ""),
 	p(kReject, catOther, `\b(?:elternzeit|mutterschutz|mutterschaft|sabbatical|auszeit|sonderurlaub|babypause|erziehungszeit)\b|\baus gesundheitlichen gruenden\b|\bkrankheitsbedingt\b|\b(?:bin|war) (?:\w+ ){0,2}(?:erkrankt|krank)\b`, ""),
 }
 
 // reasons colour a rejection found elsewhere but decide nothing alone.
 var reasons = []phrase{
 	p(kReason, catCapacity, `\bnur (?:noch )?(?:diesen|den|einen|1) (?:einen |einzigen )?{platz}|\bnur noch (?:die )?laufende\w* (?:therapien|behandlungen|patient\w*)`, ""),
-	p(kReason, catUnsuitable, `\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:kinder|jugendliche\w*|erwachsene|frauen|maenner|paare|senioren)\b|\bkinder- ?und jugendlichen-?psychotherapeut\w*|\bkjp\b|\baltersgrenze\b|\bminderjaehrig\w*|\bvolljaehrig\w*|\bstationaer\w*|\btagesklinik\w*`, ""),
+	p(kReason, catUnsuitable, `\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:kinder|jugendliche\w*|erwachsene|frauen|maenner|paare|senioren)\b|\bkinder- ?und jugendlichen-?psychotherapeut\w*|\bkjp\b|\baltersgrenze\b|\b(?:bis|ab|unter|ueber|zwischen) (?:\d{1,2} und )?\d{1,2} jahr\w*|\bminderjaehrig\w*|\bvolljaehrig\w*|\bstationaer\w*|\btagesklinik\w*`, ""),
 	p(kReason, catUnsuitable, `\b(?:empfehle|empfehlen|wenden sie sich|wenden sich|verweise) (?:\w+ ){0,6}{praxis}|{praxis} (?:\w+ ){0,6}(?:empfehlen|empfehle)\b`, ""),
 	p(kReason, catOther, `\b(?:reine |reinen )?privatpraxis\b|\b(?:keine|ohne) (?:\w+ )?(?:kassenzulassung|kassensitz|kv-?zulassung|kassenarztsitz)\b|\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:privat\w*|selbstzahler\w*|beihilfe\w*)|\bprivat taetig\b`, ""),
 	p(kReason, catOther, `\bumzug\b|\bziehe (?:\w+ ){0,3}um\b|\bpraxis (?:\w+ ){0,3}(?:verlegen|verlege|umziehen)\b|\bpraxistaetigkeit (?:\w+ ){0,4}reduzieren\b|\breduziere (?:\w+ ){0,3}(?:praxis|stunden|taetigkeit)\b`, ""),
@@ -170,13 +173,13 @@ var reasons = []phrase{
 var genericRejections = []phrase{
 	p(kReject, catNone, `\b(?:absagen|absage|abzusagen|ablehnen|abzulehnen|abgelehnt|sage (?:\w+ ){0,4}ab|lehne (?:\w+ ){0,4}ab|muss (?:\w+ ){0,3}passen)\b`, ""),
 	p(kReject, catNone, `\bnicht (?:\w+ ){0,2}(?:weiterhelfen|helfen|zur verfuegung)\b|\bnichts (?:\w+ )?(?:tun|machen)\b|\bsehe (?:\w+ ){0,2}keine (?:moeglichkeit|chance)\b|\b(?:can't|cannot|can not|unable to) (?:\w+ ){0,2}(?:take|accept|offer|help)\b`, ""),
-	p(kReject, catNone, `(?:^|[:;,-] )(?:leider )?(?:nein|no|nope)(?: leider| danke| sorry)?(?:[ ,.!;:]|$)|\bleider nicht\b`, ""),
+	p(kReject, catNone, `(?:^|[:;,-] |^{label} )(?:leider )?(?:nein|no|nope)(?: leider| danke| sorry)?(?:[ ,.!;:]|$)|\bleider nicht\b`, ""),
 }
 
 // delays are read before the generic rejections: "leider nicht vor Juli"
 // postpones an offer and rejects nothing.
 var delays = []phrase{
-	p(kHedge, 0, `\bnicht vor (?:dem |der |\w+ )?(?:\d|{month}|ende|anfang|mitte|naechst)`, ""),
+	p(kHedge, 0, `\bnicht vor (?:dem |der |\w+ )?(?:\d|{month}|ende|anfang|mitte|naechst)|\berst (?:ab|im|in|nach|zum|zur|ende|anfang|mitte) `, ""),
 }
 
 // hedges and conditions weaken offers.
@@ -189,7 +192,7 @@ var hedges = []phrase{
 var offers = []phrase{
 	offerPhrase(offerPlace, `{platz}|\b(?:place|slot|spot|opening)\b`),
 	offerPhrase(offerVerb, `\b(?:erstgespraech\w*|erstgepraech\w*|kennenlerngespraech\w*|kennenlern-?termin\w*|vorgespraech\w*|probatorik|probatorische\w* sitzung\w*|sprechstunde(?:ntermin\w*)?|erste\w* gespraech|erste\w* termin)\b`),
-	offerPhrase(offerVerb, `\btermin (?:\w+ ){0,2}anbieten\b|\bbiete (?:\w+ ){0,3}termin\w*|\bwillkommen\b|\b(?:kann|koennte|darf|moege) (?:\w+ ){0,4}(?:gerne |gern )(?:\w+ ){0,3}(?:kommen|vorbeikommen|anfangen|beginnen|starten)\b|\bsage (?:ich )?(?:\w+ )?zu\b|\bzusagen\b`),
+	offerPhrase(offerVerb, `\btermin (?:am |fuer |ab )?(?:den |dem )?\d{1,2}\.|\btermin (?:\w+ ){0,2}anbieten\b|\bbiete (?:\w+ ){0,3}termin\w*|\bwillkommen\b|\b(?:kann|koennte|darf|moege) (?:\w+ ){0,4}(?:gerne |gern )(?:\w+ ){0,3}(?:kommen|vorbeikommen|anfangen|beginnen|starten)\b|\bsage (?:ich )?(?:\w+ )?zu\b|\bzusagen\b`),
 }
 
 // Verbs of taking someone on. First person forms stand alone ("Nehme ich
@@ -203,13 +206,13 @@ var (
 )
 
 // yes and the short forms of it ("#3301: gerne, …", "2301 – ja, …").
-var yes = regexp.MustCompile(`(?:^|[:;,(] ?|- )(?:auch |ebenfalls |gleichfalls |hier auch |sehr )?(?:ja|jawohl|gerne|gern|ja gerne|ja,? gerne|klar|selbstverstaendlich|yes|sure)(?: gerne)?(?:[ ]?[,.!;:)]|$)`)
+var yes = regexp.MustCompile(shorthand.Replace(`(?:^|[:;,(] ?|- |^{label} )(?:auch |ebenfalls |gleichfalls |hier auch |sehr )?(?:ja|jawohl|gerne|gern|ja gerne|ja,? gerne|klar|selbstverstaendlich|yes|sure)(?: gerne)?(?:[ ]?[,.!;:)]|$)`))
 
 // treatVerb with a negation and a topic is "behandle ich nicht": not
 // suitable ("Essstörungen behandle ich nicht", "Traumatherapie biete ich
 // nicht an"). Without a topic ("Gesetzlich Versicherte kann ich nicht
 // behandeln") it is a rejection whose reason must come from elsewhere.
-var treatVerb = regexp.MustCompile(`\b(?:behandl\w*|therapier\w*|biete\w*|anbiet\w*|anzubieten|mache|machen|betreue\w*|arbeite\w*|treat\w*|offer\w*)\b`)
+var treatVerb = regexp.MustCompile(`\b(?:behandl\w*|therapier\w*|biete\w*|anbiet\w*|anzubieten|mache|mach|machen|betreue\w*|arbeite\w*|treat\w*|offer\w*)\b`)
 
 // topics are methods and fields a therapist does or does not offer; with
 // the symptom concepts they make a negated treatVerb mean "not suitable".
