@@ -86,8 +86,9 @@ func extractAnswer(body string) answer {
 	}
 
 	end := len(raw)
+	inline := false // an attribution was found with an inline reply below it
 	for i := range raw {
-		if startsQuote(folded, i) {
+		if startsQuote(folded, i, &inline) {
 			end = i
 			break
 		}
@@ -104,7 +105,7 @@ func extractAnswer(body string) answer {
 // startsQuote reports whether line i starts the quoted original for good:
 // a separator, an Outlook header block, a line of our letter outside "> ",
 // or an attribution not followed by an inline reply.
-func startsQuote(folded []string, i int) bool {
+func startsQuote(folded []string, i int, inline *bool) bool {
 	l := folded[i]
 	if strings.HasPrefix(l, ">") {
 		return false
@@ -130,8 +131,13 @@ func startsQuote(folded []string, i int) bool {
 		if !re.MatchString(joined) {
 			continue
 		}
-		if attribution.MatchString(joined) && inlineAnswerBelow(folded, i+1) {
-			return false
+		if attribution.MatchString(joined) {
+			// Decided once: the scan below the first attribution covers
+			// every later one, and doing it again would be quadratic.
+			if *inline || inlineAnswerBelow(folded, i+1) {
+				*inline = true
+				return false
+			}
 		}
 		return true
 	}

@@ -70,16 +70,21 @@ func splitKeep(s string, re *regexp.Regexp) []string {
 	return out
 }
 
+// maxSplits is how many commas of one clause are tried as clause starts.
+const maxSplits = 12
+
 // splitAtNewReference starts a new clause at ", " or " und " before a new
 // reference, when what precedes already names someone and says something.
 func splitAtNewReference(part string) []string {
-	seps := regexp.MustCompile(`, | und | sowie `)
-	locs := seps.FindAllStringIndex(part, -1)
+	locs := listSeparator.FindAllStringIndex(part, -1)
 	if len(locs) == 0 {
 		return []string{part}
 	}
 	var out []string
 	from := 0
+	if len(locs) > maxSplits {
+		locs = locs[:maxSplits] // bounds the work on a pathological sentence
+	}
 	for _, l := range locs {
 		head, rest := part[from:l[0]], part[l[1]:]
 		if !refStart.MatchString(rest) {
@@ -93,6 +98,8 @@ func splitAtNewReference(part string) []string {
 	}
 	return append(out, strings.TrimSpace(part[from:]))
 }
+
+var listSeparator = regexp.MustCompile(`, | und | sowie `)
 
 // namesSomeone is a cheap check for a reference in a clause part.
 var namesSomeone = regexp.MustCompile(`\b(?:person(?:en)?|nr|nummer|id|patient\w*|klient\w*|p\d|dame|herr\w*|frau|mann|jaehrig\w*|anderen|uebrigen|alle\w*|beide\w*)\b|#\d|\b\d{3,}\b`).MatchString
@@ -109,6 +116,9 @@ func read(f string) (signals, string) {
 	var hits []hit
 	for _, table := range lexicon {
 		for _, ph := range table {
+			if !ph.re.mayMatch(f) {
+				continue
+			}
 			for _, m := range ph.re.FindAllIndex(work, -1) {
 				hits = append(hits, hit{phrase: ph, start: m[0], end: m[1]})
 				for i := m[0]; i < m[1]; i++ {

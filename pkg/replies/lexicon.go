@@ -45,7 +45,7 @@ const (
 )
 
 type phrase struct {
-	re    *regexp.Regexp
+	re    filtered
 	kind  kind
 	cat   category
 	offer offer
@@ -63,7 +63,7 @@ var shorthand = strings.NewReplacer(
 )
 
 func p(k kind, cat category, pattern, why string) phrase {
-	return phrase{re: regexp.MustCompile(shorthand.Replace(pattern)), kind: k, cat: cat, why: why}
+	return phrase{re: newFiltered(regexp.MustCompile(shorthand.Replace(pattern))), kind: k, cat: cat, why: why}
 }
 
 func offerPhrase(o offer, pattern string) phrase {

@@ -174,7 +174,7 @@ func splitSentences(text string) []string {
 // noSentenceEnd reports whether the dot after before belongs to an
 // abbreviation, an initial or a number.
 func noSentenceEnd(before string) bool {
-	f := strings.Fields(before)
+	f := strings.Fields(before[max(0, len(before)-40):])
 	if len(f) == 0 {
 		return true
 	}

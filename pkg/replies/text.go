@@ -74,14 +74,14 @@ var foldReplacer = strings.NewReplacer(
 // the lexicon can tell apart from "patientin".
 var genderForm = regexp.MustCompile(`([a-z])(?:\*|:|_|/|\(|/-)(in|innen)\)?\b`)
 
-var spaces = regexp.MustCompile(`\s+`)
-
 // fold normalises s for matching: see foldReplacer and genderForm; runs of
 // white space become one space.
 func fold(s string) string {
 	s = foldReplacer.Replace(strings.ToLower(s))
-	s = genderForm.ReplaceAllString(s, "${1}_$2")
-	return strings.TrimSpace(spaces.ReplaceAllString(s, " "))
+	if strings.Contains(s, "in") && strings.ContainsAny(s, "*:_/(") {
+		s = genderForm.ReplaceAllString(s, "${1}_$2")
+	}
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // clip cuts s to at most n bytes without splitting a character.
