@@ -9,6 +9,7 @@ import (
 // clause is one clause of the answer with whom it is about.
 type clause struct {
 	sentence string // the sentence as the therapist wrote it: the evidence
+	text     string // the clause, folded
 	unit     int
 	refs     refs
 	sig      signals
@@ -52,7 +53,7 @@ func analyse(ans answer, people []person) *doc {
 				if r.unknown && d.unknown == "" {
 					d.unknown = evidence
 				}
-				d.clauses = append(d.clauses, clause{sentence: evidence, unit: ui, refs: r, sig: sg})
+				d.clauses = append(d.clauses, clause{sentence: evidence, text: cf, unit: ui, refs: r, sig: sg})
 				if r.level != levelNone || len(r.who) > 0 {
 					ctx = r
 				}
@@ -72,6 +73,18 @@ func analyse(ans answer, people []person) *doc {
 // descriptions, then collectives, then, for "X behandle ich nicht", the
 // people who have X.
 func clauseRefs(f, rest string, unitStart bool, people []person, sg signals) refs {
+	// "alle außer Person 3": everyone but those named after "außer".
+	if loc := except.FindStringIndex(f); loc != nil && allWords.MatchString(f[:loc[0]]) {
+		if but, _ := explicitRefs(f[loc[1]:], false, people); len(but) > 0 {
+			r := refs{level: levelGroup}
+			for i := range people {
+				if !slices.Contains(but, i) {
+					r.who = append(r.who, i)
+				}
+			}
+			return r
+		}
+	}
 	who, unknown := explicitRefs(f, unitStart, people)
 	descs := describe(rest, people)
 	if len(who) > 0 || unknown {
@@ -128,6 +141,8 @@ func clauseRefs(f, rest string, unitStart bool, people []person, sg signals) ref
 	}
 	return r
 }
+
+var except = regexp.MustCompile(`\b(?:ausser|bis auf|ausgenommen|mit ausnahme (?:von )?|except)\b`)
 
 // resolve fills in a clause that names nobody, or names only "die
 // Patientin" or "beide", with the people just spoken of (ctx).

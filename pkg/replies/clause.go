@@ -45,10 +45,20 @@ var restriction = regexp.MustCompile(`\b(?:nur|ausschliesslich|lediglich|allein)
 // subclause splits a clause into the parts a negation or an offer stays in.
 var subclause = regexp.MustCompile(`, | und | oder | sondern |; `)
 
+// colleagueStart begins a clause about someone else's practice ("…, aber
+// meine Kollegin hat noch Plätze"), which must not mix with the therapist's
+// own statement before it.
+var colleagueStart = regexp.MustCompile(`(?:, | und | aber )((?:aber |doch )?(?:meine|eine|unsere) (?:\w+ )?(?:kollegin|kollege|kollegen|praxiskolleg\w*|nachfolger\w*)\b)`)
+
 // clauses splits a folded sentence into clauses.
 func clauses(f string) []string {
 	var out []string
 	for _, part := range splitKeep(f, contrast) {
+		if loc := colleagueStart.FindStringSubmatchIndex(part); loc != nil && loc[0] > 0 {
+			out = append(out, splitAtNewReference(strings.TrimSpace(part[:loc[0]]))...)
+			out = append(out, strings.TrimSpace(part[loc[2]:]))
+			continue
+		}
 		out = append(out, splitAtNewReference(part)...)
 	}
 	return out
@@ -112,7 +122,11 @@ func sig(f string) signals { s, _ := read(f); return s }
 // that references are looked for in what remains.
 func read(f string) (signals, string) {
 	var s signals
-	work := []byte(f)
+	// work loses every phrase found, so that no later phrase reads it again;
+	// negatable loses only the phrases whose "nicht" or "kein" negates
+	// nothing ("kein Problem", "noch nicht sicher", "nicht vor Juli"), so
+	// that "leider nicht" still negates the offer beside it.
+	work, negatable := []byte(f), []byte(f)
 	var hits []hit
 	for _, table := range lexicon {
 		for _, ph := range table {
@@ -123,6 +137,9 @@ func read(f string) (signals, string) {
 				hits = append(hits, hit{phrase: ph, start: m[0], end: m[1]})
 				for i := m[0]; i < m[1]; i++ {
 					work[i] = '~'
+					if ph.kind == kNeutral || ph.kind == kUndecided || ph.kind == kHedge {
+						negatable[i] = '~'
+					}
 				}
 			}
 		}
@@ -177,7 +194,7 @@ func read(f string) (signals, string) {
 	for i := range parts {
 		p := &parts[i]
 		text := rest[p.start:p.end]
-		p.neg = negation.MatchString(text)
+		p.neg = negation.Match(negatable[p.start:p.end])
 		// "behandle ich nicht", "biete ich nicht an": not suitable when it
 		// names what is not treated, else a rejection without reason.
 		if p.neg && treatVerb.MatchString(text) && (topics.MatchString(text) || len(symptomConcepts(text, false)) > 0) {

@@ -1,6 +1,9 @@
 package replies
 
-import "slices"
+import (
+	"regexp"
+	"slices"
+)
 
 // The clerk's last step: per patient, take the most specific statements
 // about them and decide only when they agree. Guessing is the one error
@@ -20,7 +23,7 @@ func (d *doc) decide(i int) verdict {
 				// are "die anderen"?
 				return undecidedBy(reasonUnknownRef, d.unknown)
 			}
-			return d.judge(about, lv)
+			return d.judge(about, lv, i)
 		}
 		if lv == levelNone {
 			break
@@ -47,7 +50,7 @@ func (d *doc) about(i int, lv level) []clause {
 }
 
 // judge decides from the clauses about one person at one level.
-func (d *doc) judge(about []clause, lv level) verdict {
+func (d *doc) judge(about []clause, lv level, i int) verdict {
 	var accept, tentative, reject *clause
 	for k := range about {
 		c := &about[k]
@@ -79,7 +82,7 @@ func (d *doc) judge(about []clause, lv level) verdict {
 	case tentative != nil:
 		return undecidedBy(reasonConditional, tentative.sentence)
 	}
-	return d.category(about, reject)
+	return d.category(about, reject, i)
 }
 
 func firstOf(cs ...*clause) *clause {
@@ -91,10 +94,13 @@ func firstOf(cs ...*clause) *clause {
 	return nil
 }
 
-// category is the rejection's outcome: the reason the rejecting clauses
-// give, else the reason given around them (their paragraph, then the whole
-// answer, where it names nobody in particular), else undecided.
-func (d *doc) category(about []clause, reject *clause) verdict {
+// category is the rejection's outcome for person i: the reason the
+// rejecting clauses give, else a reason given around them (in their
+// paragraphs, about i or about nobody in particular), else one given about
+// nobody in particular anywhere in the answer. A rejection without a reason
+// the rules know is undecided: "keine neuen Patienten" alone may mean no
+// capacity or retirement, and "…, daher …" names a reason they cannot read.
+func (d *doc) category(about []clause, reject *clause, i int) verdict {
 	var cats catSet
 	units := map[int]bool{}
 	for _, c := range about {
@@ -106,24 +112,29 @@ func (d *doc) category(about []clause, reject *clause) verdict {
 	}
 	var near, anywhere catSet
 	for _, c := range d.clauses {
-		if c.refs.level != levelNone {
-			continue
-		}
-		if units[c.unit] {
+		none := c.refs.level == levelNone
+		if units[c.unit] && (none || slices.Contains(c.refs.who, i)) {
 			near |= c.sig.cats | c.sig.reasons
 		}
-		anywhere |= c.sig.cats | c.sig.reasons
+		if none {
+			anywhere |= c.sig.cats | c.sig.reasons
+		}
 	}
 	for _, ctx := range []catSet{near, anywhere} {
 		if v, ok := fromCategories(ctx, reject.sentence); ok {
 			return v
 		}
 	}
-	if cats.has(catCapacityWeak) {
-		return verdict{outcome: AbgelehntKapazitaet, evidence: reject.sentence}
+	for _, c := range about {
+		if c.sig.reject && causal.MatchString(c.text) {
+			return undecidedBy(reasonUnknownCause, c.sentence)
+		}
 	}
 	return undecidedBy(reasonNoReason, reject.sentence)
 }
+
+// causal words announce a reason.
+var causal = regexp.MustCompile(`\b(?:da|weil|denn|daher|deshalb|deswegen|darum|aufgrund|wegen|infolge|gruenden|grund|because|due to)\b`)
 
 // fromCategories picks the outcome a set of reasons supports: a reason that
 // the person does not fit, or another reason, outweighs a lack of capacity

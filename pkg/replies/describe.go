@@ -50,6 +50,8 @@ var (
 	ageWords        = regexp.MustCompile(`\b(?:(juenger\w*|juengst\w*)|(jung\w*)|(aelter\w*|aeltest\w*)|(alt(?:e|en|er|es)?)|(jugendlich\w*|minderjaehrig\w*))\b`)
 	privateWords    = regexp.MustCompile(`\bprivat\w*|\bbeihilfe\w*|\bselbstzahl\w*`)
 	publicWords     = regexp.MustCompile(`\bgesetzlich\w*|\bkassen\w*|\bgkv\b`)
+	conjunction     = regexp.MustCompile(`\b(?:und|sowie|oder|bzw\.?)\b`)
+	nextPerson      = regexp.MustCompile(` (?:und|sowie|oder) (?:der|den|dem|die|das|eine\w*|ein)\b`)
 	numberAfterNoun = regexp.MustCompile(`^ ?(?:\d|nr\b|nummer\b|#|id\b)`)
 	articleLike     = regexp.MustCompile(`(?:e|en|er|em|es)$|^(?:beiden|zwei|drei|vier|\d+)$`)
 )
@@ -145,6 +147,11 @@ func window(s string, left bool) string {
 		if i := strings.LastIndexAny(s, ",;:!?()"); i >= 0 {
 			s = s[i+1:]
 		}
+		// "die Patientin mit X und den jungen Mann": the left of "Mann"
+		// starts after "und".
+		if loc := conjunction.FindAllStringIndex(s, -1); loc != nil {
+			s = s[loc[len(loc)-1][1]:]
+		}
 		return strings.TrimLeft(s, " ")
 	}
 	if t := strings.TrimLeft(s, " "); strings.HasPrefix(t, "(") {
@@ -163,6 +170,9 @@ func window(s string, left bool) string {
 	}
 	if i := strings.Index(t, ". "); i >= 0 {
 		t = t[:i]
+	}
+	if loc := nextPerson.FindStringIndex(t); loc != nil {
+		t = t[:loc[0]] // "mit X und den jungen Mann …": X only
 	}
 	if w := strings.Fields(t); len(w) > 7 {
 		t = strings.Join(w[:7], " ")

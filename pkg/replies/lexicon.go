@@ -29,11 +29,10 @@ const (
 type category uint8
 
 const (
-	catNone         category = iota // no reason given ("muss leider absagen")
-	catCapacityWeak                 // taking no new patients at all (Aufnahmestopp)
-	catCapacity                     // no place: full, booked up, waiting list closed
-	catOther                        // retirement, leave, illness, insurance, hours
-	catUnsuitable                   // outside the specialty, age range, setting
+	catNone       category = iota // no reason given ("muss leider absagen")
+	catCapacity                   // no place: full, booked up, waiting list closed
+	catOther                      // retirement, leave, illness, insurance, hours
+	catUnsuitable                 // outside the specialty, age range, setting
 )
 
 // offer is how an accepting phrase reads when negated.
@@ -56,7 +55,7 @@ type phrase struct {
 var shorthand = strings.NewReplacer(
 	"{w}", `(?:[^ ,.;:!?]+ )`, // one word and its space
 	"{platz}", `(?:\b(?:therapie|behandlungs|psychotherapie|kassen|einzel)?(?:platz|plaetze|plaetzen)\b|\bkapazitaet(?:en)?\b)`,
-	"{neg}", `(?:\bnicht\b|\bkein\w*|\bniemand\w*|\bnie\b|\bweder\b)`,
+	"{neg}", `(?:\bnicht\b|\bnich\b|\bkein\w*|\bniemand\w*|\bnie\b|\bweder\b)`,
 	"{praxis}", `(?:\w*praxis|\w*ambulanz|\w*klinik|\w*kolleg\w*|\w*therapeut\w*|spezialist\w*|einrichtung|beratungsstelle|schwerpunkt\w*)`,
 	"{label}", `(?:(?:person|nr\.?|nummer|id|pat\.?-?id|patient\w*|#) ?\d+|\d{3,})`,
 	"{month}", `(?:januar|februar|maerz|april|mai|juni|juli|august|september|oktober|november|dezember|jahresende|jahreswechsel)`,
@@ -84,6 +83,7 @@ const (
 	reasonContradiction       = "widersprüchlich"
 	reasonReasonsClash        = "Ablehnungsgründe widersprechen sich"
 	reasonNoReason            = "Absage ohne erkennbaren Grund"
+	reasonUnknownCause        = "Absage mit einem Grund, den die Regeln nicht kennen"
 	reasonAmbiguous           = "Beschreibung passt auf mehrere oder keine Person"
 	reasonUnknownRef          = "Verweis auf eine unbekannte Person"
 	reasonPartial             = "nur ein Teil, offen wer"
@@ -128,6 +128,13 @@ var undecided = []phrase{
 	p(kUndecided, 0, `\b(?:an|zu) (?:eine|meine|einen|meinen|unsere|unseren) (?:\w+ )?(?:kollegin|kollegen)\b (?:\w+ ){0,4}(?:weiter\w*|verwiesen|gegeben)|\bweitergeleitet\b`, reasonColleague),
 }
 
+// thirdParty phrases speak of someone else's places: "meine Kollegin hat
+// noch Plätze frei" is no offer of this therapist, "meine Nachfolgerin nimmt
+// neue Patienten" no rejection. The rest of the clause is used up.
+var thirdParty = []phrase{
+	p(kNeutral, 0, `\b(?:meine|eine|unsere|die|der|ihre|einer|meiner) (?:\w+ )?(?:kollegin|kollege|kollegen|praxiskolleg\w*|nachfolger\w*|vertretung|vertreterin|vertreter)\b.*`, ""),
+}
+
 // capacityShadow are capacity reasons that contain words of the undecided
 // table ("Warteliste") and so must be read before it.
 var capacityShadow = []phrase{
@@ -140,17 +147,18 @@ var capacityShadow = []phrase{
 var rejections = []phrase{
 	// No capacity.
 	p(kReject, catCapacity, `{neg} (?:\w+ ){0,3}{platz}|{platz} (?:\w+ ){0,3}(?:belegt|besetzt|ausgeschoepft|erschoepft)\b|{platz} (?:\w+ ){0,2}(?:sind|ist|schon|bereits|alle) (?:\w+ )?vergeben\b|{platz} vergeben (?:habe|hab|haben|sind|wurden|ist)\b|\bletzte\w* (?:freie\w* )?{platz}`, ""),
-	p(kReject, catCapacity, `\b(?:ausgebucht|ausgelastet|voll ?belegt|ueberbucht|ueberlastet|fully booked|booked up)\b|\b(?:bin|sind|ist|waere|bleibe|bleibt) (?:\w+ ){0,3}(?:voll|dicht)(?:[.,;!)]|$| (?:und|mit|bis|belegt|ausgelastet|besetzt))`, ""),
+	p(kReject, catCapacity, `\b(?:ausgebucht|ausgelastet|voll ?belegt|ueberbucht|ueberlastet|fully booked|booked up)\b|\b(?:bin|sind|ist|waere|bleibe|bleibt) (?:\w+ ){0,3}(?:voll|dicht)(?:[.,;!)]|$| (?:und|mit|bis|belegt|ausgelastet|besetzt))|\b(?:voll|dicht) (?:bin|sind|ist|waere)\b`, ""),
 	p(kReject, catCapacity, `(?:^|[:;,-] )(?:leider |aktuell |derzeit |momentan |komplett |total |voellig )*(?:voll|dicht)(?:[ ,.;!)]|$)`, ""),
 	p(kReject, catCapacity, `\b(?:nichts|nix)(?: \w+){0,2} (?:frei|verfuegbar)\b|\bgeht (?:\w+ ){0,3}nichts mehr\b|\bkeine (?:freien |neuen )?termine\b|\bno (?:free )?(?:capacity|places?|slots?|space)\b`, ""),
 	p(kReject, catCapacity, `\bfruehestens (?:\w+ ){0,3}(?:jahr\w*|(?:\d+|zwei|drei|sechs|neun|zwoelf) monat\w*)\b|\b(?:erst|nicht vor) (?:wieder )?(?:\w+ ){0,2}(?:naechste\w*|kommende\w*) jahr\w*`, ""),
 	p(kReject, catCapacity, `\berst (?:\w+ ){0,3}wieder (?:\w+ ){0,2}{platz}|{platz} (?:\w+ ){0,3}erst (?:\w+ ){0,3}wieder\b`, ""),
 	p(kReject, catCapacity, `\bkapazitaetsgr(?:u|ue)nd\w*|\baus kapazitaet\w*`, ""),
-	// Taking no new patients at all (Aufnahmestopp): capacity unless another reason is given.
-	p(kReject, catCapacityWeak, `\bkeine (?:\w+ )?neue\w* (?:patient\w*|klient\w*|anfragen|behandlung\w*|therapie\w*|faelle|aufnahmen)|\bneue\w* (?:patient\w*|klient\w*|behandlung\w*|anfragen|therapie\w*) (?:\w+ ){0,4}(?:nicht|keine)\b|\baufnahmestopp\w*|\bannahmestopp\w*`, ""),
+	// Taking no new patients at all (Aufnahmestopp): full, retiring, ill, on
+	// leave? The reason must come from elsewhere.
+	p(kReject, catNone, `\bkeine (?:\w+ )?neue\w* (?:patient\w*|klient\w*|anfragen|behandlung\w*|therapie\w*|faelle|aufnahmen)|\bneue\w* (?:patient\w*|klient\w*|behandlung\w*|anfragen|therapie\w*) (?:\w+ ){0,4}(?:nicht|keine)\b|\baufnahmestopp\w*|\bannahmestopp\w*`, ""),
 	// Not suitable: outside the specialty, the age range, the setting.
-	p(kReject, catUnsuitable, `\bnicht (?:\w+ ){0,2}(?:mein|meine|meinem|meinen|meiner|unser\w*) (?:\w+ )?(?:schwerpunkt\w*|gebiet|fachgebiet\w*|bereich|spezialgebiet|spektrum|behandlungsspektrum|fachbereich|metier|kompetenz\w*|fachrichtung)\b|\b(?:ausserhalb|jenseits) (?:meines|meiner|unseres|unserer) \w+`, ""),
-	p(kReject, catUnsuitable, `\b(?:kaeme|komme|kommen) (?:ich |wir )?(?:\w+ ){0,2}nicht in frage\b|\bnicht (?:die|der|das) (?:richtige|passende|geeignete)\w*|\bnicht (?:geeignet|passend)\b|\bungeeignet\b|\bpasst (?:\w+ ){0,2}nicht (?:zu|in) (?:mein\w*|das|unser\w*)\b|\bnot my (?:field|specialty|speciality|area)\b`, ""),
+	p(kReject, catUnsuitable, `\bnicht (?:\w+ ){0,2}(?:mein|meine|meinem|meinen|meiner|unser\w*) (?:\w+ )?(?:schwerpunkt\w*|gebiet|fachgebiet\w*|bereich|spezialgebiet|spektrum|behandlungsspektrum|fachbereich|metier|kompetenz\w*|fachrichtung|profil|angebot|praxisprofil)\b|\b(?:ausserhalb|jenseits) (?:meines|meiner|unseres|unserer) \w+`, ""),
+	p(kReject, catUnsuitable, `\b(?:kaeme|komme|kommen) (?:ich |wir )?(?:\w+ ){0,2}nicht in frage\b|\bnicht (?:die|der|das) (?:richtige|passende|geeignete)\w*|\bnicht (?:geeignet|passend)\b|\bungeeignet\b|\bpass(?:t|en|e) (?:\w+ ){0,2}nicht (?:zu|in) (?:mein\w*|das|unser\w*)\b|\bnot my (?:field|specialty|speciality|area)\b`, ""),
 	p(kReject, catUnsuitable, `\b(?:keine|ohne) (?:\w+ ){0,2}(?:zusatzqualifikation|qualifikation|fachkunde|erfahrung|weiterbildung|zusatzausbildung)\b|\bnur (?:eine |die )?(?:zulassung|fachkunde|approbation|abrechnungsgenehmigung) fuer (?:kinder|jugendliche|erwachsene)\b|\bzu (?:jung|alt)\b`, ""),
 	p(kReject, catUnsuitable, `{praxis} (?:\w+ ){0,4}(?:besser|sinnvoller|geeigneter|passender|angebrachter|richtiger)\b|\b(?:besser|sinnvoller|geeigneter|eher) (?:\w+ ){0,3}(?:in|bei|an) (?:einer |einem |eine |einen )?(?:\w+ )?{praxis}`, ""),
 	// Another reason: retirement, leave, illness, moving, insurance, hours.
@@ -164,7 +172,7 @@ var reasons = []phrase{
 	p(kReason, catUnsuitable, `\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:kinder|jugendliche\w*|erwachsene|frauen|maenner|paare|senioren)\b|\bkinder- ?und jugendlichen-?psychotherapeut\w*|\bkjp\b|\baltersgrenze\b|\b(?:bis|ab|unter|ueber|zwischen) (?:\d{1,2} und )?\d{1,2} jahr\w*|\bminderjaehrig\w*|\bvolljaehrig\w*|\bstationaer\w*|\btagesklinik\w*`, ""),
 	p(kReason, catUnsuitable, `\b(?:empfehle|empfehlen|wenden sie sich|wenden sich|verweise) (?:\w+ ){0,6}{praxis}|{praxis} (?:\w+ ){0,6}(?:empfehlen|empfehle)\b`, ""),
 	p(kReason, catOther, `\b(?:reine |reinen )?privatpraxis\b|\b(?:keine|ohne) (?:\w+ )?(?:kassenzulassung|kassensitz|kv-?zulassung|kassenarztsitz)\b|\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:privat\w*|selbstzahler\w*|beihilfe\w*)|\bprivat taetig\b`, ""),
-	p(kReason, catOther, `\bumzug\b|\bziehe (?:\w+ ){0,3}um\b|\bpraxis (?:\w+ ){0,3}(?:verlegen|verlege|umziehen)\b|\bpraxistaetigkeit (?:\w+ ){0,4}reduzieren\b|\breduziere (?:\w+ ){0,3}(?:praxis|stunden|taetigkeit)\b`, ""),
+	p(kReason, catOther, `\bumzug\b|\bziehe (?:\w+ ){0,8}um\b|\bumorientier\w*|\bberuflich\w* (?:veraender\w*|neu (?:orientier|ausricht)\w*)|\b(?:kassenzulassung|kassensitz|zulassung|praxissitz) (?:\w+ ){0,3}(?:zurueckgeben|zurueckgebe|zurueck|ruhen)\b|\bpraxis (?:\w+ ){0,3}(?:verlegen|verlege|umziehen)\b|\bpraxistaetigkeit (?:\w+ ){0,4}reduzieren\b|\breduziere (?:\w+ ){0,3}(?:praxis|stunden|taetigkeit)\b`, ""),
 	p(kReason, catOther, `\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:vormittags|nachmittags|abends|morgens|mittags|am wochenende)\b|\bzeitlich (?:\w+ ){0,3}(?:nicht|schwierig|unvereinbar)\b|\b(?:verfuegbarkeit|zeiten|zeitfenster) (?:\w+ ){0,4}(?:nicht|kein\w*) (?:\w+ ){0,2}(?:passen|passt|ueberein|zusammen|vereinbar)\b|\bterminlich nicht\b`, ""),
 	p(kReason, catOther, `\b(?:entfernung|anfahrt\w*|zu weit)\b|\bbefangen\w*|\binteressenkonflikt\w*|\b(?:kenne|kennen) (?:\w+ ){0,3}(?:privat|persoenlich)\b|\b(?:sprachkenntnisse|deutschkenntnisse|dolmetscher\w*)\b`, ""),
 }
@@ -219,7 +227,7 @@ var treatVerb = regexp.MustCompile(`\b(?:behandl\w*|therapier\w*|biete\w*|anbiet
 var topics = regexp.MustCompile(`\b(?:\w*therapie\w*|emdr|exposition\w*|kinder\w*|jugendlich\w*|erwachsen\w*|paar\w*|gruppe\w*|analyse\w*|akut\w*|krise\w*|sexual\w*|gutachten\w*|diagnostik\w*|verhaltensthera\w*|tiefenpsycholog\w*|schema\w*)\b`)
 
 // lexicon is the order in which the tables are read.
-var lexicon = [][]phrase{neutral, capacityShadow, undecided, rejections, reasons, delays, genericRejections, hedges, offers}
+var lexicon = [][]phrase{neutral, capacityShadow, undecided, thirdParty, rejections, reasons, delays, genericRejections, hedges, offers}
 
 // negation marks a negated clause part.
 var negation = regexp.MustCompile(shorthand.Replace(`{neg}|\b(?:not|no|never)\b`))

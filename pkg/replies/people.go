@@ -59,7 +59,7 @@ var concepts = []struct {
 }{
 	{"angst", regexp.MustCompile(`\b(?:angst\w*|\w*phobi\w*|\w*aengst\w*)`)},
 	{"panik", regexp.MustCompile(`\bpanik\w*`)},
-	{"depression", regexp.MustCompile(`\b(?:depress\w*|schwermut\w*|niedergeschlagen\w*)`)},
+	{"depression", regexp.MustCompile(`\b(?:depres\w*|schwermut\w*|niedergeschlagen\w*)`)},
 	{"zwang", regexp.MustCompile(`\b(?:zwang\w*|zwaeng\w*|ocd)\b`)},
 	{"essen", regexp.MustCompile(`\b(?:ess-?stoer\w*|esstoer\w*|anorex\w*|bulimi\w*|magersucht\w*|binge\w*|essverhalten\w*|essproblem\w*)`)},
 	{"trauma", regexp.MustCompile(`\b(?:ptbs|ptsd|trauma\w*|posttraumat\w*|traumat\w*)`)},

@@ -39,7 +39,7 @@ func (r refs) empty() bool {
 // Explicit references, with the list that may follow ("Person 1 und 2",
 // "Nr. 1 und Nr. 4", "Personen 2–4", "ID 5211 und 5226").
 var (
-	listTail      = `((?:(?:,| und| sowie| &| bzw\.?| oder|/| bis| -) ?(?:(?:person|nr\.?|nummer|#|id) ?)?\d+\b)*)`
+	listTail      = `((?:(?:,| und| and| sowie| &| bzw\.?| oder|/| bis| -) ?(?:(?:person|nr\.?|nummer|#|id) ?)?\d+\b)*)`
 	numberRef     = regexp.MustCompile(`\b(?:person(?:en)?|nr\.?|nummer|no\.) ?(?:nr\.? ?|nummer )?(\d{1,2})\b` + listTail)
 	shortRef      = regexp.MustCompile(`\bp(\d)\b`)
 	idRef         = regexp.MustCompile(`(?:#|\b(?:patienten-?id|pat\.?-?id|id|kennung|chiffre)\.?:? ?)(\d+)\b` + listTail)
@@ -175,7 +175,7 @@ func explicitRefs(f string, unitStart bool, people []person) (who []int, unknown
 
 func splitList(tail string) []string {
 	var parts []string
-	for _, sep := range []string{",", " und ", " sowie ", " & ", " bzw. ", " bzw ", " oder ", "/"} {
+	for _, sep := range []string{",", " und ", " and ", " sowie ", " & ", " bzw. ", " bzw ", " oder ", "/"} {
 		tail = strings.ReplaceAll(tail, sep, "|")
 	}
 	tail = strings.NewReplacer(" bis ", "|bis ", " - ", "|- ").Replace(tail)

@@ -156,8 +156,12 @@ func splitSentences(text string) []string {
 		if k >= len(text) {
 			continue
 		}
+		// A capital letter or digit starts the next sentence; after a full
+		// stop of a long enough sentence a small letter does too, for those
+		// who write everything in small letters.
 		next, _ := utf8.DecodeRuneInString(text[k:])
-		if !unicode.IsUpper(next) && !unicode.IsDigit(next) && !strings.ContainsRune("(\"#-„*", next) {
+		if !unicode.IsUpper(next) && !unicode.IsDigit(next) && !strings.ContainsRune("(\"#-„*", next) &&
+			(c != '.' || i-start < 20 || !unicode.IsLetter(next)) {
 			continue
 		}
 		if c == '.' && noSentenceEnd(text[start:i]) {
