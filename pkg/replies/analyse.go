@@ -102,6 +102,7 @@ func clauseRefs(f, rest string, unitStart bool, people []person, sg signals) ref
 		return r
 	}
 	var r refs
+	var bare []description // "die Dame": resolved once the others are known
 	for _, d := range descs {
 		cands := d.candidates(people)
 		switch {
@@ -115,11 +116,28 @@ func clauseRefs(f, rest string, unitStart bool, people []person, sg signals) ref
 		case d.plural:
 			// "neue Patienten" in general: nobody in particular.
 		case !d.features && len(people) > 1:
-			r.anaphor, r.gender = true, d.gender
+			bare = append(bare, d)
 		default:
 			r.who, r.level = union(r.who, cands), levelIndividual
 			r.ambiguous = r.ambiguous || len(cands) != 1
 		}
+	}
+	for _, d := range bare {
+		if r.level == levelNone && len(bare) == 1 {
+			// Alone in its clause: the people just spoken of (see resolve).
+			r.anaphor, r.gender = true, d.gender
+			break
+		}
+		// Beside others ("den Herrn nehme ich, die Dame ebenfalls"): the
+		// one other person of that gender.
+		var cands []int
+		for _, i := range d.candidates(people) {
+			if !slices.Contains(r.who, i) {
+				cands = append(cands, i)
+			}
+		}
+		r.who, r.level = union(r.who, cands), levelIndividual
+		r.ambiguous = r.ambiguous || len(cands) != 1
 	}
 	if r.level != levelNone || r.anaphor {
 		return r

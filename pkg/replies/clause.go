@@ -84,7 +84,11 @@ func splitKeep(s string, re *regexp.Regexp) []string {
 const maxSplits = 12
 
 // splitAtNewReference starts a new clause at ", " or " und " before a new
-// reference, when what precedes already names someone and says something.
+// reference, when what precedes already names someone and says something
+// and what follows says something of its own or negates ("Person 1 nehme
+// ich, Person 2 leider nicht"). Otherwise the names are one list sharing
+// the statement ("ich kann zwei nehmen: die Frau (Person 2) und den Herrn
+// (Person 5)", "den Herrn nehme ich, die Dame ebenfalls").
 func splitAtNewReference(part string) []string {
 	locs := listSeparator.FindAllStringIndex(part, -1)
 	if len(locs) == 0 {
@@ -101,6 +105,9 @@ func splitAtNewReference(part string) []string {
 			continue
 		}
 		if !namesSomeone(head) || !sig(head).any() {
+			continue
+		}
+		if tail := part[l[1]:]; !sig(tail).any() && !negation.MatchString(tail) {
 			continue
 		}
 		out = append(out, strings.TrimSpace(head))
@@ -242,6 +249,11 @@ func read(f string) (signals, string) {
 		} else {
 			s.accept = true
 		}
+	}
+	// "Person 2 nicht", "die Dame leider nicht": a named person and a bare
+	// negation say no without saying why.
+	if !s.any() && refStart.MatchString(f) && len(strings.Fields(f)) <= 6 && negation.Match(negatable) {
+		s.reject = true
 	}
 	if s.cats == 0 && s.reject {
 		s.cats.add(catNone)

@@ -147,7 +147,7 @@ var capacityShadow = []phrase{
 var rejections = []phrase{
 	// No capacity.
 	p(kReject, catCapacity, `{neg} (?:\w+ ){0,3}{platz}|{platz} (?:\w+ ){0,3}(?:belegt|besetzt|ausgeschoepft|erschoepft)\b|{platz} (?:\w+ ){0,2}(?:sind|ist|schon|bereits|alle) (?:\w+ )?vergeben\b|{platz} vergeben (?:habe|hab|haben|sind|wurden|ist)\b|\bletzte\w* (?:freie\w* )?{platz}`, ""),
-	p(kReject, catCapacity, `\b(?:ausgebucht|ausgelastet|voll ?belegt|ueberbucht|ueberlastet|fully booked|booked up)\b|\b(?:bin|sind|ist|waere|bleibe|bleibt) (?:\w+ ){0,3}(?:voll|dicht)(?:[.,;!)]|$| (?:und|mit|bis|belegt|ausgelastet|besetzt))|\b(?:voll|dicht) (?:bin|sind|ist|waere)\b`, ""),
+	p(kReject, catCapacity, `\b(?:ausgebucht|ausgelastet|voll ?belegt|ueberbucht|ueberlastet|fully booked|booked up)\b|\b(?:bin|sind|ist|waere|bleibe|bleibt) (?:\w+ ){0,3}(?:voll|dicht)(?:[.,;!)]|$| (?:und|mit|bis|belegt|ausgelastet|besetzt))|\b(?:voll|dicht) (?:bin|sind|ist|waere)\b|\b(?:bin|sind|ist) (?:\w+ ){0,3}(?:belegt|besetzt)\b`, ""),
 	p(kReject, catCapacity, `(?:^|[:;,-] )(?:leider |aktuell |derzeit |momentan |komplett |total |voellig )*(?:voll|dicht)(?:[ ,.;!)]|$)`, ""),
 	p(kReject, catCapacity, `\b(?:nichts|nix)(?: \w+){0,2} (?:frei|verfuegbar)\b|\bgeht (?:\w+ ){0,3}nichts mehr\b|\bkeine (?:freien |neuen )?termine\b|\bno (?:free )?(?:capacity|places?|slots?|space)\b`, ""),
 	p(kReject, catCapacity, `\bfruehestens (?:\w+ ){0,3}(?:jahr\w*|(?:\d+|zwei|drei|sechs|neun|zwoelf) monat\w*)\b|\b(?:erst|nicht vor) (?:wieder )?(?:\w+ ){0,2}(?:naechste\w*|kommende\w*) jahr\w*`, ""),
@@ -180,7 +180,7 @@ var reasons = []phrase{
 // genericRejections say no without saying why.
 var genericRejections = []phrase{
 	p(kReject, catNone, `\b(?:absagen|absage|abzusagen|ablehnen|abzulehnen|abgelehnt|sage (?:\w+ ){0,4}ab|lehne (?:\w+ ){0,4}ab|muss (?:\w+ ){0,3}passen)\b`, ""),
-	p(kReject, catNone, `\bnicht (?:\w+ ){0,2}(?:weiterhelfen|helfen|zur verfuegung)\b|\bnichts (?:\w+ )?(?:tun|machen)\b|\bsehe (?:\w+ ){0,2}keine (?:moeglichkeit|chance)\b|\b(?:can't|cannot|can not|unable to) (?:\w+ ){0,2}(?:take|accept|offer|help)\b`, ""),
+	p(kReject, catNone, `\bnicht (?:\w+ ){0,2}(?:weiterhelfen|helfen|zur verfuegung)\b|\bnichts (?:\w+ )?(?:tun|machen)\b|\bsehe (?:\w+ ){0,5}keine (?:moeglichkeit|chance)\b|\b(?:can't|cannot|can not|unable to) (?:\w+ ){0,2}(?:take|accept|offer|help)\b`, ""),
 	p(kReject, catNone, `(?:^|[:;,-] |^{label} )(?:leider )?(?:nein|no|nope)(?: leider| danke| sorry)?(?:[ ,.!;:]|$)|\bleider nicht\b`, ""),
 }
 
