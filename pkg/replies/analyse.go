@@ -48,6 +48,13 @@ func analyse(ans answer, people []person) *doc {
 				if ci == len(parts)-1 && strings.Contains(cf, "?") && !sg.accept && sg.undecided == "" && !logisticsQuestion.MatchString(cf) {
 					sg.undecided = reasonQuestion
 				}
+				// An afterthought with only a hedge or condition weakens the
+				// offer before it: "…, aber erst in sechs Monaten".
+				if ci > 0 && sg.weakens && len(d.clauses) > 0 {
+					if prev := &d.clauses[len(d.clauses)-1]; prev.sig.accept {
+						prev.sig.accept, prev.sig.tentative = false, true
+					}
+				}
 				r := clauseRefs(cf, rest, si == 0 && ci == 0, people, sg)
 				r = resolve(r, ctx, people, sg.any())
 				if r.unknown && d.unknown == "" {

@@ -14,6 +14,7 @@ type signals struct {
 	reasons         catSet // reasons given, which decide nothing alone
 	undecided       string // why it leaves people undecided; "" if it does not
 	unsuitableTopic bool   // "X behandle ich nicht": about those who have X
+	weakens         bool   // only a hedge or condition: "…, aber erst im März", "…, wenn sie kann"
 }
 
 func (s signals) any() bool { return s.accept || s.tentative || s.reject || s.undecided != "" }
@@ -39,11 +40,17 @@ var contrast = regexp.MustCompile(`; | - |, (?:aber|jedoch|doch|dagegen|sondern|
 // start a new clause ("Person 1 nehme ich, Person 2 leider nicht").
 var refStart = regexp.MustCompile(`^(?:(?:aber|doch|auch|und|bzw\.?) )?(?:(?:fuer|bei|zu|zur|zum|mit|an) )?(?:(?:die|den|der|dem|das) (?:\w+ ){0,2}(?:person|patient|klient|dame|herr|frau|mann|versichert|jugendlich|\d+-?jaehrig)|(?:die|den|der|dem|das)? ?(?:person(?:en)?\b|nr\b|nummer\b|#|id\b|patient|pat\.|klient|p\d\b|\d{3,}|erste|zweite|dritte|vierte|fuenfte|sechste|letzte|dame|herr|frau|mann|junge|aeltere|juengere|beiden|anderen|uebrigen|restlichen|\d{1,2}-?jaehrig))`)
 
+var shortYes = regexp.MustCompile(`\b(?:gerne|gern|ja)[.!]?$`)
+
+var dassClause = regexp.MustCompile(`^ ?(?:dass|das|ob) `)
+
 // restriction words turn "behandle" from an offer into a limit.
 var restriction = regexp.MustCompile(`\b(?:nur|ausschliesslich|lediglich|allein)\b`)
 
 // subclause splits a clause into the parts a negation or an offer stays in.
-var subclause = regexp.MustCompile(`, | und | oder | sondern |; `)
+// Not at "und": in "Ich nehme Person 1 und Person 2 nicht" the negation
+// reaches back over it.
+var subclause = regexp.MustCompile(`, | sondern |; `)
 
 // colleagueStart begins a clause about someone else's practice ("…, aber
 // meine Kollegin hat noch Plätze"), which must not mix with the therapist's
@@ -104,10 +111,14 @@ func splitAtNewReference(part string) []string {
 		if !refStart.MatchString(rest) {
 			continue
 		}
+		// "Person 1 und Person 2": one list, whatever follows.
+		if part[l[0]:l[1]] != ", " && endsWithName.MatchString(head) {
+			continue
+		}
 		if !namesSomeone(head) || !sig(head).any() {
 			continue
 		}
-		if tail := part[l[1]:]; !sig(tail).any() && !negation.MatchString(tail) {
+		if tail := part[l[1]:]; !sig(tail).any() && !negation.MatchString(tail) && onlyNames(tail, 0) {
 			continue
 		}
 		out = append(out, strings.TrimSpace(head))
@@ -117,6 +128,32 @@ func splitAtNewReference(part string) []string {
 }
 
 var listSeparator = regexp.MustCompile(`, | und | sowie `)
+
+// endsWithName is a part ending in a name: a list may go on after it.
+var endsWithName = regexp.MustCompile(`(?:\b(?:person|nr\.?|nummer|id|patient\w*|pat\.)|#) ?\d+\)?$|\(\w* ?\d+\)$`)
+
+// nameWord are the words a list of names is made of: articles and
+// prepositions, person words, numbers, ages, adjectives, symptoms, and the
+// "ebenfalls" that repeats the statement before it.
+var nameWord = regexp.MustCompile(`^(?:der|die|den|dem|das|des|fuer|bei|zu|zur|zum|mit|und|sowie|auch|ebenfalls|gleichfalls|genauso|person\w*|patient\w*|klient\w*|pat\.?|nr\.?|nummer|id|dame\w*|herr\w*|frau\w*|mann|maenner|jugendliche\w*|versichert\w*|privat\w*|gesetzlich\w*|#?\d+\.?|\d+-?jaehrig\w*|j\.?|jahre|jung\w*|juenger\w*|aelter\w*|alt\w*|beide\w*|zwei|drei|anderen|uebrigen|restlichen|depressiv\w*|erwachsen\w*|minderjaehrig\w*)$`)
+
+// onlyNames reports whether text is no more than a list of names or
+// descriptions (symptom words allowed), with at most extra other words.
+// A word the list does not know makes it a statement of its own: splitting
+// there is the safe side, as a clause without statement decides nothing.
+// "den Herrn mit der Trauer (Person 5)" and "die Dame ebenfalls" are;
+// "Person 2 schon" and "für Person 2 einen ab Juni" are not.
+func onlyNames(text string, extra int) bool {
+	for _, w := range strings.Fields(strings.NewReplacer("(", " ", ")", " ", ",", " ", ".", " ").Replace(text)) {
+		if nameWord.MatchString(w) || len(symptomConcepts(w, false)) > 0 {
+			continue
+		}
+		if extra--; extra < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // namesSomeone is a cheap check for a reference in a clause part.
 var namesSomeone = regexp.MustCompile(`\b(?:person(?:en)?|nr|nummer|id|patient\w*|klient\w*|p\d|dame|herr\w*|frau|mann|jaehrig\w*|anderen|uebrigen|alle\w*|beide\w*)\b|#\d|\b\d{3,}\b`).MatchString
@@ -202,6 +239,11 @@ func read(f string) (signals, string) {
 		p := &parts[i]
 		text := rest[p.start:p.end]
 		p.neg = negation.Match(negatable[p.start:p.end])
+		// "Ich glaube nicht, dass ich sie nehmen kann": the negation
+		// reaches into the dass-clause it governs.
+		if i > 0 && parts[i-1].neg && !parts[i-1].offer && dassClause.MatchString(text) {
+			p.neg = true
+		}
 		// "behandle ich nicht", "biete ich nicht an": not suitable when it
 		// names what is not treated, else a rejection without reason.
 		if p.neg && treatVerb.MatchString(text) && (topics.MatchString(text) || len(symptomConcepts(text, false)) > 0) {
@@ -251,12 +293,20 @@ func read(f string) (signals, string) {
 		}
 	}
 	// "Person 2 nicht", "die Dame leider nicht": a named person and a bare
-	// negation say no without saying why.
-	if !s.any() && refStart.MatchString(f) && len(strings.Fields(f)) <= 6 && negation.Match(negatable) {
-		s.reject = true
+	// negation say no without saying why; "die Dame gerne", "Person 3 ja":
+	// yes.
+	if !s.any() && refStart.MatchString(f) && len(strings.Fields(f)) <= 6 {
+		switch {
+		case negation.Match(negatable):
+			s.reject = true
+		case shortYes.MatchString(f):
+			s.accept = !condition && hedgeAt < 0
+			s.tentative = !s.accept
+		}
 	}
 	if s.cats == 0 && s.reject {
 		s.cats.add(catNone)
 	}
+	s.weakens = (hedgeAt >= 0 || condition) && !s.any()
 	return s, rest
 }

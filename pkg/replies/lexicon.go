@@ -192,7 +192,7 @@ var delays = []phrase{
 
 // hedges and conditions weaken offers.
 var hedges = []phrase{
-	p(kHedge, 0, `\b(?:eventuell|evtl|vielleicht|moeglicherweise|unter umstaenden|u\.u\.|voraussichtlich|wahrscheinlich|vermutlich|ggf|gegebenenfalls|theoretisch|prinzipiell|grundsaetzlich|eigentlich|maybe|perhaps|possibly)\b`, ""),
+	p(kHedge, 0, `\bnicht (?:\w+ )?(?:ausschliessen|ausgeschlossen)\b|\b(?:eventuell|evtl|vielleicht|moeglicherweise|unter umstaenden|u\.u\.|voraussichtlich|wahrscheinlich|vermutlich|ggf|gegebenenfalls|theoretisch|prinzipiell|grundsaetzlich|eigentlich|maybe|perhaps|possibly)\b`, ""),
 	p(kCondition, 0, `\b(?:falls|sofern|wenn|vorausgesetzt|soweit|insofern|ob|wann|if)\b|\bunter der (?:voraussetzung|bedingung)\b`, ""),
 }
 

@@ -261,3 +261,53 @@ func TestParse_noPeopleDecidesNothing(t *testing.T) {
 		t.Errorf("Result = %+v for an anfrage without people", res)
 	}
 }
+
+// TestParse_trickyPhrasingsAreNeverDecidedWrongly: turns of phrase that
+// mislead a naive reader. Each person ends with the outcome a clerk would
+// record or undecided; never with another outcome.
+func TestParse_trickyPhrasingsAreNeverDecidedWrongly(t *testing.T) {
+	const (
+		A = replies.Angenommen
+		K = replies.AbgelehntKapazitaet
+		N = replies.AbgelehntNichtGeeignet
+		S = replies.AbgelehntSonstiges
+		o = "" // undecided is the only right answer
+	)
+	cases := []struct {
+		body string
+		want [3]string // per person of three; "" also when undecided is the right answer
+	}{
+		{"Für Person 1 habe ich keinen Platz, für Person 2 schon.", [3]string{K, A, o}},
+		{"Ich glaube nicht, dass ich Person 1 aufnehmen kann.", [3]string{o, o, o}},
+		{"Ich kann nicht ausschließen, dass ich Person 1 nehmen kann.", [3]string{o, o, o}},
+		{"Person 1 nehme ich gerne – wenn sie vormittags kann.", [3]string{o, o, o}},
+		{"Einen Platz hätte ich für die Patientin mit Depression, aber erst in sechs Monaten.", [3]string{o, o, o}},
+		{"Person 2 würde ich gerne nehmen, habe aber leider keinen Platz.", [3]string{o, K, o}},
+		{"Gerne hätte ich Person 1 übernommen, leider bin ich aber voll.", [3]string{K, o, o}},
+		{"Ja, leider kann ich keinen der drei aufnehmen.", [3]string{o, o, o}},
+		{"Gerne nehme ich die Patientin mit Depression auf meine Warteliste.", [3]string{o, o, o}},
+		{"Ich kann die Patientin mit Depression aufnehmen, allerdings erst, wenn ihre stationäre Behandlung abgeschlossen ist.", [3]string{o, o, o}},
+		{"Meine Kollegin Dr. Sommer hat noch Plätze frei, ich selbst leider nicht.", [3]string{o, o, o}},
+		{"Person 1 nehme ich, meine Kollegin nimmt Person 2.", [3]string{A, o, o}},
+		{"Ich nehme Person 1 und Person 2 nicht.", [3]string{o, o, o}},
+		{"Leider kann ich nur Person 3 nehmen.", [3]string{o, o, A}},
+		{"Die Patientin mit der Depression nehme ich nicht, die mit der Trauer gerne.", [3]string{o, o, A}},
+		{"Person 1 – nein. Person 2 – ja.", [3]string{o, A, o}},
+		{"Ich behandle nur Privatpatienten.", [3]string{S, S, o}},
+		{"Ich behandle ausschließlich Erwachsene über 60 Jahre.", [3]string{N, N, o}},
+		{"Bitte nehmen Sie meine Praxis aus Ihrem Verteiler.", [3]string{o, o, o}},
+		{"Wie alt ist denn Person 2? Person 1 nehme ich.", [3]string{A, o, o}},
+		{"Ich hatte Person 1 schon einmal in Behandlung und würde sie gerne wieder nehmen, bin aber voll.", [3]string{o, o, o}},
+		{"Den jungen Mann nehme ich nicht, der passt nicht zu meinem Schwerpunkt; die beiden Damen gerne.", [3]string{A, N, A}},
+	}
+	for _, c := range cases {
+		t.Run(c.body, func(t *testing.T) {
+			res := replies.Parse(three, replies.Reply{Body: "Hallo,\n\n" + c.body + "\n\nGruß\nA. Roth"})
+			for i, d := range res.Decisions {
+				if d.Outcome != "" && d.Outcome != c.want[i] {
+					t.Errorf("Person %d: %q, want %q or undecided (evidence %q)", i+1, d.Outcome, c.want[i], d.Evidence)
+				}
+			}
+		})
+	}
+}

@@ -190,7 +190,7 @@ func splitList(tail string) []string {
 // Collective words without a noun.
 var (
 	restWords = regexp.MustCompile(`\b(?:die|den|der|alle|allen|an)\b ?(?:(beiden|zwei|drei|vier|fuenf|\d) )?(?:anderen|andere|uebrigen|uebrige|restlichen|restliche|weiteren)\b(?: (beiden|zwei|drei|vier|fuenf|\d)\b)?|\b(?:den|der|dem) rest\b|\bansonsten\b|\bsonst\b|\bthe (?:others|rest)\b`)
-	allWords  = regexp.MustCompile(`\balle(?:n)?\b(?: (beiden|zwei|drei|vier|fuenf|sechs|\d)\b)?|\bkeine(?:r|n|m)? (?:der|von)\b(?: (beiden|zwei|drei|vier|fuenf|sechs|\d)\b)?|\bniemand\w*|\bsaemtliche\w*|\bjede(?:n|r|m)? (?:der|einzelne\w*)\b|\bfuer keine(?:n|r)?\b|\bvon ihnen\b|\b(?:die|den|der|ihre\w*) (?:von ihnen |uns )?(?:genannten|angefragten|vorgeschlagenen|angegebenen|aufgefuehrten)\b|\beveryone\b|\b(?:all|none|either) of them\b`)
+	allWords  = regexp.MustCompile(`\balle(?:n)?\b(?: (beiden|zwei|drei|vier|fuenf|sechs|\d)\b)?|\bkeine(?:r|n|m)? (?:der|von)\b(?: (beiden|zwei|drei|vier|fuenf|sechs|\d)\b)?|\bniemand\w*|\bsaemtliche\w*|\bjede(?:n|r|m)? (?:der|einzelne\w*)\b|\bfuer keine(?:n|r)?\b|\bvon ihnen\b|\b(?:die|den|der|ihre\w*) (?:von ihnen |uns )?(?:genannten|angefragten|vorgeschlagenen|angegebenen|aufgefuehrten)\b|\beveryone\b|\b(?:all|none|either|any) of them\b`)
 	bothWords = regexp.MustCompile(`\bbeide(?:n|r|s)?\b|\bboth\b`)
 )
 
