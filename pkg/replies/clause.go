@@ -40,6 +40,8 @@ var contrast = regexp.MustCompile(`; | - |, (?:aber|jedoch|doch|dagegen|sondern|
 // start a new clause ("Person 1 nehme ich, Person 2 leider nicht").
 var refStart = regexp.MustCompile(`^(?:(?:aber|doch|auch|und|bzw\.?) )?(?:(?:fuer|bei|zu|zur|zum|mit|an) )?(?:(?:die|den|der|dem|das) (?:\w+ ){0,2}(?:person|patient|klient|dame|herr|frau|mann|versichert|jugendlich|\d+-?jaehrig)|(?:die|den|der|dem|das)? ?(?:person(?:en)?\b|nr\b|nummer\b|#|id\b|patient|pat\.|klient|p\d\b|\d{3,}|erste|zweite|dritte|vierte|fuenfte|sechste|letzte|dame|herr|frau|mann|junge|aeltere|juengere|beiden|anderen|uebrigen|restlichen|\d{1,2}-?jaehrig))`)
 
+var freePlace = regexp.MustCompile(`\bfrei\w*|\bmehr\b|\bkapazitaet`)
+
 var shortYes = regexp.MustCompile(`\b(?:gerne|gern|ja)[.!]?$`)
 
 var dassClause = regexp.MustCompile(`^ ?(?:dass|das|ob) `)
@@ -266,8 +268,11 @@ func read(f string) (signals, string) {
 				s.undecided = reasonConditional
 			} else {
 				s.reject = true
-				if p.place {
-					s.cats.add(catCapacity)
+				switch {
+				case p.place && freePlace.MatchString(text):
+					s.cats.add(catCapacity) // "einen freien Platz habe ich nicht"
+				case p.place:
+					s.cats.add(catPlace)
 				}
 			}
 			p.offer, p.rej = false, true

@@ -95,10 +95,12 @@ func firstOf(cs ...*clause) *clause {
 }
 
 // category is the rejection's outcome for person i: the reason the
-// rejecting clauses give, else a reason given around them (in their
-// paragraphs, about i or about nobody in particular), else one given about
-// nobody in particular anywhere in the answer. A rejection without a reason
-// the rules know is undecided: "keine neuen Patienten" alone may mean no
+// rejecting clauses give; else a reason given around them (in their
+// paragraphs, about i or about nobody in particular) or about nobody in
+// particular anywhere in the answer. A plain "keinen Platz" is no capacity
+// only when no other reason stands beside it, also not another reason given
+// for somebody else in the same paragraph. A rejection without a reason the
+// rules know is undecided: "keine neuen Patienten" alone may mean no
 // capacity or retirement, and "…, daher …" names a reason they cannot read.
 func (d *doc) category(about []clause, reject *clause, i int) verdict {
 	var cats catSet
@@ -110,11 +112,14 @@ func (d *doc) category(about []clause, reject *clause, i int) verdict {
 	if v, ok := fromCategories(cats, reject.sentence); ok {
 		return v
 	}
-	var near, anywhere catSet
+	var near, anywhere, others catSet
 	for _, c := range d.clauses {
 		none := c.refs.level == levelNone
-		if units[c.unit] && (none || slices.Contains(c.refs.who, i)) {
+		switch {
+		case units[c.unit] && (none || slices.Contains(c.refs.who, i)):
 			near |= c.sig.cats | c.sig.reasons
+		case units[c.unit] && !c.refs.ambiguous:
+			others |= c.sig.cats | c.sig.reasons
 		}
 		if none {
 			anywhere |= c.sig.cats | c.sig.reasons
@@ -125,10 +130,20 @@ func (d *doc) category(about []clause, reject *clause, i int) verdict {
 			return v
 		}
 	}
+	// "Da ich keine Kassenzulassung habe, nehme ich nur den Herrn. Der
+	// Patientin kann ich keinen Platz anbieten": the reason stands in the
+	// sentence about the other person. (A reason of unsuitability is about
+	// the person it names, so it casts no doubt.)
+	if others.has(catOther) {
+		return undecidedBy(reasonReasonsClash, reject.sentence)
+	}
 	for _, c := range about {
 		if c.sig.reject && causal.MatchString(c.text) {
 			return undecidedBy(reasonUnknownCause, c.sentence)
 		}
+	}
+	if cats.has(catPlace) || near.has(catPlace) {
+		return verdict{outcome: AbgelehntKapazitaet, evidence: reject.sentence}
 	}
 	return undecidedBy(reasonNoReason, reject.sentence)
 }

@@ -29,7 +29,7 @@ type description struct {
 // personNoun are the words for a person. A symptom or insurance word in
 // front of "Patient" is part of the description ("Angstpatientin",
 // "Privatpatient").
-var personNoun = regexp.MustCompile(`\b(\w*?)(patient(?:_innen|_in|innen|in|en)?|klient(?:_innen|_in|innen|in|en)?)\b|\b(frau|frauen|dame|damen|herr|herrn|herren|mann|maenner|person|personen|jugendliche[nr]?|maedchen|mensch|menschen|versicherte[nr]?|erwachsene[nr]?|betroffene[nr]?)\b|\b(\d{1,2})-?jaehrige[nrms]?\b`)
+var personNoun = regexp.MustCompile(`\b([\w-]*?)(patient(?:_innen|_in|innen|in|en)?|klient(?:_innen|_in|innen|in|en)?)\b|\b(frau|frauen|dame|damen|herr|herrn|herren|mann|maenner|person|personen|jugendliche[nr]?|maedchen|mensch|menschen|versicherte[nr]?|erwachsene[nr]?|betroffene[nr]?)\b|\b(\d{1,2})-?jaehrige[nrms]?\b`)
 
 var (
 	nounGenders = map[string]byte{
@@ -53,7 +53,9 @@ var (
 	conjunction     = regexp.MustCompile(`\b(?:und|sowie|oder|bzw\.?)\b`)
 	nextPerson      = regexp.MustCompile(` (?:und|sowie|oder) (?:der|den|dem|die|das|eine\w*|ein)\b`)
 	numberAfterNoun = regexp.MustCompile(`^ ?(?:\d|nr\b|nummer\b|#|id\b)`)
-	articleLike     = regexp.MustCompile(`(?:e|en|er|em|es)$|^(?:beiden|zwei|drei|vier|\d+)$`)
+	articleLike     = regexp.MustCompile(`(?:e|en|er|em|es)$|^(?:beiden|zwei|drei|vier|\d+|beim|vom|zum|im|am)$`)
+	singularArticle = regexp.MustCompile(`\b(?:den|dem|des|einen|einem|eines)\b`)
+	superlativeOf   = regexp.MustCompile(`\b(?:juengste\w*|aelteste\w*|erste\w*|letzte\w*|eine\w*) (?:der|von den)\b`)
 )
 
 // nounGender is the gender a person word implies, 0 for neutral words.
@@ -98,17 +100,23 @@ func describe(f string, people []person) []description {
 			continue // "Frau Dr. Sommer", "an Herrn Müller": a name, not a patient
 		}
 		d := description{gender: nounGenders[noun], plural: pluralNouns[noun]}
+		// "den Patienten" is one man, "Patienten" and "die Patienten" many.
 		if noun == "patienten" || noun == "klienten" {
-			d.plural = countBefore.MatchString(left) || allBefore.MatchString(left) || strings.HasSuffix(left, "die ") || left == ""
+			d.plural = countBefore.MatchString(left) || allBefore.MatchString(left) || !singularArticle.MatchString(left)
 			if !d.plural {
 				d.gender = 'm'
 			}
 		}
-		if c := countBefore.FindString(left); c != "" {
+		// "die jüngste der drei Damen" is one of them.
+		partitive := superlativeOf.MatchString(left)
+		if c := countBefore.FindString(left); c != "" && !partitive {
 			if c == "beide" {
 				c = "beiden"
 			}
 			d.count, d.plural = countWord(c), true
+		}
+		if partitive {
+			d.plural = false
 		}
 		d.all = d.plural && allBefore.MatchString(left)
 		d.rest = restBefore.MatchString(left)
@@ -197,7 +205,22 @@ func (d description) candidates(people []person) []int {
 			out = append(out, i)
 		}
 	}
-	if (d.youngest || d.oldest) && len(out) > 1 {
+	// "die beiden älteren Damen": the two oldest, when the ages tell.
+	if (d.youngest || d.oldest) && d.plural && d.count > 0 && len(out) > d.count {
+		slices.SortStableFunc(out, func(a, b int) int {
+			if d.oldest {
+				return people[b].age - people[a].age
+			}
+			return people[a].age - people[b].age
+		})
+		if people[out[d.count-1]].age == people[out[d.count]].age {
+			return out // a tie: ambiguous
+		}
+		out = out[:d.count]
+		slices.Sort(out)
+		return out
+	}
+	if (d.youngest || d.oldest) && !d.plural && len(out) > 1 {
 		best := out[0]
 		unique := true
 		for _, i := range out[1:] {

@@ -30,6 +30,7 @@ type category uint8
 
 const (
 	catNone       category = iota // no reason given ("muss leider absagen")
+	catPlace                      // "keinen Platz anbieten": no capacity, unless a reason says otherwise
 	catCapacity                   // no place: full, booked up, waiting list closed
 	catOther                      // retirement, leave, illness, insurance, hours
 	catUnsuitable                 // outside the specialty, age range, setting
@@ -146,20 +147,23 @@ var capacityShadow = []phrase{
 // rejections decide a rejection with the category they name.
 var rejections = []phrase{
 	// No capacity.
-	p(kReject, catCapacity, `{neg} (?:\w+ ){0,3}{platz}|{platz} (?:\w+ ){0,3}(?:belegt|besetzt|ausgeschoepft|erschoepft)\b|{platz} (?:\w+ ){0,2}(?:sind|ist|schon|bereits|alle) (?:\w+ )?vergeben\b|{platz} vergeben (?:habe|hab|haben|sind|wurden|ist)\b|\bletzte\w* (?:freie\w* )?{platz}`, ""),
+	p(kReject, catCapacity, `{neg} (?:\w+ ){0,2}freie\w* {platz}|{neg} (?:\w+ ){0,3}{platz} (?:\w+ ){0,2}(?:mehr|frei)\b|\bkeine\w* (?:\w+ ){0,2}kapazitaet\w*|{platz} (?:\w+ ){0,3}(?:belegt|besetzt|ausgeschoepft|erschoepft)\b|{platz} (?:\w+ ){0,2}(?:sind|ist|schon|bereits|alle) (?:\w+ )?vergeben\b|{platz} vergeben (?:habe|hab|haben|sind|wurden|ist)\b|\bletzte\w* (?:freie\w* )?{platz}`, ""),
 	p(kReject, catCapacity, `\b(?:ausgebucht|ausgelastet|voll ?belegt|ueberbucht|ueberlastet|fully booked|booked up)\b|\b(?:bin|sind|ist|waere|bleibe|bleibt) (?:\w+ ){0,3}(?:voll|dicht)(?:[.,;!)]|$| (?:und|mit|bis|belegt|ausgelastet|besetzt))|\b(?:voll|dicht) (?:bin|sind|ist|waere)\b|\b(?:bin|sind|ist) (?:\w+ ){0,3}(?:belegt|besetzt)\b`, ""),
 	p(kReject, catCapacity, `(?:^|[:;,-] )(?:leider |aktuell |derzeit |momentan |komplett |total |voellig )*(?:voll|dicht)(?:[ ,.;!)]|$)`, ""),
 	p(kReject, catCapacity, `\b(?:nichts|nix)(?: \w+){0,2} (?:frei|verfuegbar)\b|\bgeht (?:\w+ ){0,3}nichts mehr\b|\bkeine (?:freien |neuen )?termine\b|\bno (?:free )?(?:capacity|places?|slots?|space)\b`, ""),
 	p(kReject, catCapacity, `\bfruehestens (?:\w+ ){0,3}(?:jahr\w*|(?:\d+|zwei|drei|sechs|neun|zwoelf) monat\w*)\b|\b(?:erst|nicht vor) (?:wieder )?(?:\w+ ){0,2}(?:naechste\w*|kommende\w*) jahr\w*`, ""),
 	p(kReject, catCapacity, `\berst (?:\w+ ){0,3}wieder (?:\w+ ){0,2}{platz}|{platz} (?:\w+ ){0,3}erst (?:\w+ ){0,3}wieder\b`, ""),
 	p(kReject, catCapacity, `\bkapazitaetsgr(?:u|ue)nd\w*|\baus kapazitaet\w*`, ""),
+	// "Ich kann Ihnen keinen Platz anbieten" is also said by those who
+	// retire or treat only private patients.
+	p(kReject, catPlace, `{neg} (?:\w+ ){0,3}{platz}`, ""),
 	// Taking no new patients at all (Aufnahmestopp): full, retiring, ill, on
 	// leave? The reason must come from elsewhere.
 	p(kReject, catNone, `\bkeine (?:\w+ )?neue\w* (?:patient\w*|klient\w*|anfragen|behandlung\w*|therapie\w*|faelle|aufnahmen)|\bneue\w* (?:patient\w*|klient\w*|behandlung\w*|anfragen|therapie\w*) (?:\w+ ){0,4}(?:nicht|keine)\b|\baufnahmestopp\w*|\bannahmestopp\w*`, ""),
 	// Not suitable: outside the specialty, the age range, the setting.
 	p(kReject, catUnsuitable, `\bnicht (?:\w+ ){0,2}(?:mein|meine|meinem|meinen|meiner|unser\w*) (?:\w+ )?(?:schwerpunkt\w*|gebiet|fachgebiet\w*|bereich|spezialgebiet|spektrum|behandlungsspektrum|fachbereich|metier|kompetenz\w*|fachrichtung|profil|angebot|praxisprofil)\b|\b(?:ausserhalb|jenseits) (?:meines|meiner|unseres|unserer) \w+`, ""),
 	p(kReject, catUnsuitable, `\b(?:kaeme|komme|kommen) (?:ich |wir )?(?:\w+ ){0,2}nicht in frage\b|\bnicht (?:die|der|das) (?:richtige|passende|geeignete)\w*|\bnicht (?:geeignet|passend)\b|\bungeeignet\b|\bpass(?:t|en|e) (?:\w+ ){0,2}nicht (?:zu|in) (?:mein\w*|das|unser\w*)\b|\bnot my (?:field|specialty|speciality|area)\b`, ""),
-	p(kReject, catUnsuitable, `\b(?:keine|ohne) (?:\w+ ){0,2}(?:zusatzqualifikation|qualifikation|fachkunde|erfahrung|weiterbildung|zusatzausbildung)\b|\bnur (?:eine |die )?(?:zulassung|fachkunde|approbation|abrechnungsgenehmigung) fuer (?:kinder|jugendliche|erwachsene)\b|\bzu (?:jung|alt)\b`, ""),
+	p(kReject, catUnsuitable, `\b(?:keine|ohne) (?:\w+ ){0,2}(?:\w*qualifikation|fachkunde|\w*erfahrung|\w*weiterbildung|\w*ausbildung)\b|\bnur (?:eine |die )?(?:zulassung|fachkunde|approbation|abrechnungsgenehmigung) fuer (?:kinder|jugendliche|erwachsene)\b|\bzu (?:jung|alt)\b`, ""),
 	p(kReject, catUnsuitable, `{praxis} (?:\w+ ){0,4}(?:besser|sinnvoller|geeigneter|passender|angebrachter|richtiger)\b|\b(?:besser|sinnvoller|geeigneter|eher) (?:\w+ ){0,3}(?:in|bei|an) (?:einer |einem |eine |einen )?(?:\w+ )?{praxis}`, ""),
 	// Another reason: retirement, leave, illness, moving, insurance, hours.
 	p(kReject, catOther, `\bruhestand\b|\bin rente\b|\bpraxis (?:\w+ ){0,5}(?:abgeben|aufgeben|schliessen|uebergeben|abgebe|aufgebe|schliesse|aufloesen|aufloese)\b|\b(?:schliesse|schliessen|gebe|geben|loese|uebergebe) (?:\w+ ){0,2}(?:meine|unsere|die) praxis\b|\bpraxis(?:abgabe|aufgabe|schliessung|uebergabe)\b|\baus altersgruenden\b`, ""),
@@ -169,12 +173,12 @@ var rejections = []phrase{
 // reasons colour a rejection found elsewhere but decide nothing alone.
 var reasons = []phrase{
 	p(kReason, catCapacity, `\bnur (?:noch )?(?:diesen|den|einen|1) (?:einen |einzigen )?{platz}|\bnur noch (?:die )?laufende\w* (?:therapien|behandlungen|patient\w*)`, ""),
-	p(kReason, catUnsuitable, `\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:kinder|jugendliche\w*|erwachsene|frauen|maenner|paare|senioren)\b|\bkinder- ?und jugendlichen-?psychotherapeut\w*|\bkjp\b|\baltersgrenze\b|\b(?:bis|ab|unter|ueber|zwischen) (?:\d{1,2} und )?\d{1,2} jahr\w*|\bminderjaehrig\w*|\bvolljaehrig\w*|\bstationaer\w*|\btagesklinik\w*`, ""),
+	p(kReason, catUnsuitable, `\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:kinder\w*|jugendliche\w*|erwachsene\w*|frauen|maenner|paare\w*|senioren|familien)\b(?: (?:und|oder|sowie) (?:\w+ )?(?:kinder\w*|jugendliche\w*|erwachsene\w*|familien|paare\w*))?|\bkinder- ?und jugendlichen-?psychotherapeut\w*|\bkjp\b|\baltersgrenze\b|\b(?:bis|ab|unter|ueber|zwischen) (?:\d{1,2} und )?\d{1,2} jahr\w*|\bminderjaehrig\w*|\bvolljaehrig\w*|\bstationaer\w*|\btagesklinik\w*`, ""),
 	p(kReason, catUnsuitable, `\b(?:empfehle|empfehlen|wenden sie sich|wenden sich|verweise) (?:\w+ ){0,6}{praxis}|{praxis} (?:\w+ ){0,6}(?:empfehlen|empfehle)\b`, ""),
 	p(kReason, catOther, `\b(?:reine |reinen )?privatpraxis\b|\b(?:keine|ohne) (?:\w+ )?(?:kassenzulassung|kassensitz|kv-?zulassung|kassenarztsitz)\b|\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:privat\w*|selbstzahler\w*|beihilfe\w*)|\bprivat taetig\b`, ""),
 	p(kReason, catOther, `\bumzug\b|\bziehe (?:\w+ ){0,8}um\b|\bumorientier\w*|\bberuflich\w* (?:veraender\w*|neu (?:orientier|ausricht)\w*)|\b(?:kassenzulassung|kassensitz|zulassung|praxissitz) (?:\w+ ){0,3}(?:zurueckgeben|zurueckgebe|zurueck|ruhen)\b|\bpraxis (?:\w+ ){0,3}(?:verlegen|verlege|umziehen)\b|\bpraxistaetigkeit (?:\w+ ){0,4}reduzieren\b|\breduziere (?:\w+ ){0,3}(?:praxis|stunden|taetigkeit)\b`, ""),
 	p(kReason, catOther, `\b(?:nur|ausschliesslich|lediglich) (?:\w+ ){0,2}(?:vormittags|nachmittags|abends|morgens|mittags|am wochenende)\b|\bzeitlich (?:\w+ ){0,3}(?:nicht|schwierig|unvereinbar)\b|\b(?:verfuegbarkeit|zeiten|zeitfenster) (?:\w+ ){0,4}(?:nicht|kein\w*) (?:\w+ ){0,2}(?:passen|passt|ueberein|zusammen|vereinbar)\b|\bterminlich nicht\b`, ""),
-	p(kReason, catOther, `\b(?:entfernung|anfahrt\w*|zu weit)\b|\bbefangen\w*|\binteressenkonflikt\w*|\b(?:kenne|kennen) (?:\w+ ){0,3}(?:privat|persoenlich)\b|\b(?:sprachkenntnisse|deutschkenntnisse|dolmetscher\w*)\b`, ""),
+	p(kReason, catOther, `\b(?:entfernung|anfahrt\w*|zu weit)\b|\bbefangen\w*|\binteressenkonflikt\w*|\b(?:kenne|kennen) (?:\w+ ){0,3}(?:privat|persoenlich)\b|\b(?:privat\w*|persoenlich\w*) (?:\w+ ){0,2}(?:kenne|kennen|bekannt)\b|\b(?:privaten|persoenlichen) umfeld\b|\bbekanntenkreis\b|\b(?:sprachkenntnisse|deutschkenntnisse|dolmetscher\w*)\b`, ""),
 }
 
 // genericRejections say no without saying why.

@@ -66,24 +66,6 @@ func explicitRefs(f string, unitStart bool, people []person) (who []int, unknown
 		}
 		who = append(who, idx...)
 	}
-	byNumber := func(n int) []int {
-		var out []int
-		for i, p := range people {
-			if p.number == n {
-				out = append(out, i)
-			}
-		}
-		return out
-	}
-	byID := func(id int64) []int {
-		var out []int
-		for i, p := range people {
-			if p.id == id {
-				out = append(out, i)
-			}
-		}
-		return out
-	}
 	// eachNumber walks a matched list, expanding ranges ("2 bis 4").
 	eachNumber := func(first, tail string, fn func(int)) {
 		prev, _ := strconv.Atoi(first)
@@ -105,18 +87,18 @@ func explicitRefs(f string, unitStart bool, people []person) (who []int, unknown
 	}
 	// A number after "Patient" is an ID when one fits, else a Person number.
 	idOrNumber := func(n int) {
-		if idx := byID(int64(n)); len(idx) > 0 {
+		if idx := byID(people, int64(n)); len(idx) > 0 {
 			add(idx)
 			return
 		}
-		add(byNumber(n))
+		add(byNumber(people, n))
 	}
 	for _, m := range numberRef.FindAllStringSubmatch(f, -1) {
-		eachNumber(m[1], m[2], func(n int) { add(byNumber(n)) })
+		eachNumber(m[1], m[2], func(n int) { add(byNumber(people, n)) })
 	}
 	for _, m := range shortRef.FindAllStringSubmatch(f, -1) {
 		n, _ := strconv.Atoi(m[1])
-		add(byNumber(n))
+		add(byNumber(people, n))
 	}
 	for _, m := range idRef.FindAllStringSubmatch(f, -1) {
 		eachNumber(m[1], m[2], idOrNumber)
@@ -129,7 +111,7 @@ func explicitRefs(f string, unitStart bool, people []person) (who []int, unknown
 		bare = append(bare, bareList.FindAllStringSubmatch(f, -1)...)
 	}
 	for _, m := range bare {
-		eachNumber(m[1], m[2], func(n int) { add(byID(int64(n))) })
+		eachNumber(m[1], m[2], func(n int) { add(byID(people, int64(n))) })
 	}
 	for _, m := range ordinalRef.FindAllStringSubmatch(f, -1) {
 		n := ordinals[m[1]]
@@ -138,7 +120,7 @@ func explicitRefs(f string, unitStart bool, people []person) (who []int, unknown
 				n = max(n, p.number)
 			}
 		}
-		idx := byNumber(n)
+		idx := byNumber(people, n)
 		// "die zweite Patientin" must be Person 2 and fit the word.
 		if g := nounGender(m[2]); g != 0 {
 			idx = slices.DeleteFunc(idx, func(i int) bool { return people[i].gender != 0 && people[i].gender != g })
@@ -147,10 +129,10 @@ func explicitRefs(f string, unitStart bool, people []person) (who []int, unknown
 	}
 	for _, m := range ordinalDigit.FindAllStringSubmatch(f, -1) {
 		n, _ := strconv.Atoi(m[1])
-		add(byNumber(n))
+		add(byNumber(people, n))
 	}
 	for _, m := range numberWordRef.FindAllStringSubmatch(f, -1) {
-		add(byNumber(ordinals[m[1]]))
+		add(byNumber(people, ordinals[m[1]]))
 	}
 	for _, m := range firstFewRef.FindAllStringSubmatch(f, -1) {
 		k := ordinals[m[2]]
@@ -166,11 +148,21 @@ func explicitRefs(f string, unitStart bool, people []person) (who []int, unknown
 			from = last - k + 1
 		}
 		for n := from; n < from+k; n++ {
-			add(byNumber(n))
+			add(byNumber(people, n))
 		}
 	}
 	slices.Sort(who)
 	return slices.Compact(who), unknown
+}
+
+func byID(people []person, id int64) []int {
+	var out []int
+	for i, p := range people {
+		if p.id == id {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func splitList(tail string) []string {
