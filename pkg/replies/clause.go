@@ -31,19 +31,18 @@ type hit struct {
 	start, end int
 }
 
-// contrast splits a sentence into clauses that may speak of different
-// people or say different things: "Person 1 gerne – Person 2 leider nicht",
-// "…, aber …", "…; …".
-var contrast = regexp.MustCompile(`; | - |, (?:aber|jedoch|doch|dagegen|sondern|allerdings|waehrend|wohingegen|hingegen) `)
-
 // refStart is text that begins by naming someone: a comma before it may
 // start a new clause ("Person 1 nehme ich, Person 2 leider nicht").
 var refStart = regexp.MustCompile(`^(?:(?:aber|doch|auch|und|bzw\.?) )?(?:(?:fuer|bei|zu|zur|zum|mit|an) )?(?:(?:die|den|der|dem|das) (?:\w+ ){0,2}(?:person|patient|klient|dame|herr|frau|mann|versichert|jugendlich|\d+-?jaehrig)|(?:die|den|der|dem|das)? ?(?:person(?:en)?\b|nr\b|nummer\b|#|id\b|patient|pat\.|klient|p\d\b|\d{3,}|erste|zweite|dritte|vierte|fuenfte|sechste|letzte|dame|herr|frau|mann|junge|aeltere|juengere|beiden|anderen|uebrigen|restlichen|\d{1,2}-?jaehrig))`)
 
+// freePlace makes a negated place plain no capacity: "einen freien Platz
+// habe ich nicht", "keinen Platz mehr".
 var freePlace = regexp.MustCompile(`\bfrei\w*|\bmehr\b|\bkapazitaet`)
 
+// shortYes ends a short clause that names someone: "die Dame gerne".
 var shortYes = regexp.MustCompile(`\b(?:gerne|gern|ja)[.!]?$`)
 
+// dassClause starts a clause governed by the one before it.
 var dassClause = regexp.MustCompile(`^ ?(?:dass|das|ob) `)
 
 // restriction words turn "behandle" from an offer into a limit.
@@ -53,109 +52,6 @@ var restriction = regexp.MustCompile(`\b(?:nur|ausschliesslich|lediglich|allein)
 // Not at "und": in "Ich nehme Person 1 und Person 2 nicht" the negation
 // reaches back over it.
 var subclause = regexp.MustCompile(`, | sondern |; `)
-
-// colleagueStart begins a clause about someone else's practice ("…, aber
-// meine Kollegin hat noch Plätze"), which must not mix with the therapist's
-// own statement before it.
-var colleagueStart = regexp.MustCompile(`(?:, | und | aber )((?:aber |doch )?(?:meine|eine|unsere) (?:\w+ )?(?:kollegin|kollege|kollegen|praxiskolleg\w*|nachfolger\w*)\b)`)
-
-// clauses splits a folded sentence into clauses.
-func clauses(f string) []string {
-	var out []string
-	for _, part := range splitKeep(f, contrast) {
-		if loc := colleagueStart.FindStringSubmatchIndex(part); loc != nil && loc[0] > 0 {
-			out = append(out, splitAtNewReference(strings.TrimSpace(part[:loc[0]]))...)
-			out = append(out, strings.TrimSpace(part[loc[2]:]))
-			continue
-		}
-		out = append(out, splitAtNewReference(part)...)
-	}
-	return out
-}
-
-// splitKeep splits s at re, dropping the separators.
-func splitKeep(s string, re *regexp.Regexp) []string {
-	var out []string
-	last := 0
-	for _, m := range re.FindAllStringIndex(s, -1) {
-		if t := strings.TrimSpace(s[last:m[0]]); t != "" {
-			out = append(out, t)
-		}
-		last = m[1]
-	}
-	if t := strings.TrimSpace(s[last:]); t != "" {
-		out = append(out, t)
-	}
-	return out
-}
-
-// maxSplits is how many commas of one clause are tried as clause starts.
-const maxSplits = 12
-
-// splitAtNewReference starts a new clause at ", " or " und " before a new
-// reference, when what precedes already names someone and says something
-// and what follows says something of its own or negates ("Person 1 nehme
-// ich, Person 2 leider nicht"). Otherwise the names are one list sharing
-// the statement ("ich kann zwei nehmen: die Frau (Person 2) und den Herrn
-// (Person 5)", "den Herrn nehme ich, die Dame ebenfalls").
-func splitAtNewReference(part string) []string {
-	locs := listSeparator.FindAllStringIndex(part, -1)
-	if len(locs) == 0 {
-		return []string{part}
-	}
-	var out []string
-	from := 0
-	if len(locs) > maxSplits {
-		locs = locs[:maxSplits] // bounds the work on a pathological sentence
-	}
-	for _, l := range locs {
-		head, rest := part[from:l[0]], part[l[1]:]
-		if !refStart.MatchString(rest) {
-			continue
-		}
-		// "Person 1 und Person 2": one list, whatever follows.
-		if part[l[0]:l[1]] != ", " && endsWithName.MatchString(head) {
-			continue
-		}
-		if !namesSomeone(head) || !sig(head).any() {
-			continue
-		}
-		if tail := part[l[1]:]; !sig(tail).any() && !negation.MatchString(tail) && onlyNames(tail, 0) {
-			continue
-		}
-		out = append(out, strings.TrimSpace(head))
-		from = l[1]
-	}
-	return append(out, strings.TrimSpace(part[from:]))
-}
-
-var listSeparator = regexp.MustCompile(`, | und | sowie `)
-
-// endsWithName is a part ending in a name: a list may go on after it.
-var endsWithName = regexp.MustCompile(`(?:\b(?:person|nr\.?|nummer|id|patient\w*|pat\.)|#) ?\d+\)?$|\(\w* ?\d+\)$`)
-
-// nameWord are the words a list of names is made of: articles and
-// prepositions, person words, numbers, ages, adjectives, symptoms, and the
-// "ebenfalls" that repeats the statement before it.
-var nameWord = regexp.MustCompile(`^(?:der|die|den|dem|das|des|fuer|bei|zu|zur|zum|mit|und|sowie|auch|ebenfalls|gleichfalls|genauso|person\w*|patient\w*|klient\w*|pat\.?|nr\.?|nummer|id|dame\w*|herr\w*|frau\w*|mann|maenner|jugendliche\w*|versichert\w*|privat\w*|gesetzlich\w*|#?\d+\.?|\d+-?jaehrig\w*|j\.?|jahre|jung\w*|juenger\w*|aelter\w*|alt\w*|beide\w*|zwei|drei|anderen|uebrigen|restlichen|depressiv\w*|erwachsen\w*|minderjaehrig\w*)$`)
-
-// onlyNames reports whether text is no more than a list of names or
-// descriptions (symptom words allowed), with at most extra other words.
-// A word the list does not know makes it a statement of its own: splitting
-// there is the safe side, as a clause without statement decides nothing.
-// "den Herrn mit der Trauer (Person 5)" and "die Dame ebenfalls" are;
-// "Person 2 schon" and "für Person 2 einen ab Juni" are not.
-func onlyNames(text string, extra int) bool {
-	for _, w := range strings.Fields(strings.NewReplacer("(", " ", ")", " ", ",", " ", ".", " ").Replace(text)) {
-		if nameWord.MatchString(w) || len(symptomConcepts(w, false)) > 0 {
-			continue
-		}
-		if extra--; extra < 0 {
-			return false
-		}
-	}
-	return true
-}
 
 // namesSomeone is a cheap check for a reference in a clause part.
 var namesSomeone = regexp.MustCompile(`\b(?:person(?:en)?|nr|nummer|id|patient\w*|klient\w*|p\d|dame|herr\w*|frau|mann|jaehrig\w*|anderen|uebrigen|alle\w*|beide\w*)\b|#\d|\b\d{3,}\b`).MatchString

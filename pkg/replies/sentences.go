@@ -200,3 +200,114 @@ func noSentenceEnd(before string) bool {
 	}
 	return allDigits // "am 3. Juni", "14.05. um"
 }
+
+// The clerk reads a sentence clause by clause: "Person 1 gerne – Person 2
+// leider nicht" says two things about two people.
+
+// contrast splits a sentence into clauses that may speak of different
+// people or say different things: "Person 1 gerne – Person 2 leider nicht",
+// "…, aber …", "…; …".
+var contrast = regexp.MustCompile(`; | - |, (?:aber|jedoch|doch|dagegen|sondern|allerdings|waehrend|wohingegen|hingegen) `)
+
+// colleagueStart begins a clause about someone else's practice ("…, aber
+// meine Kollegin hat noch Plätze"), which must not mix with the therapist's
+// own statement before it.
+var colleagueStart = regexp.MustCompile(`(?:, | und | aber )((?:aber |doch )?(?:meine|eine|unsere) (?:\w+ )?(?:kollegin|kollege|kollegen|praxiskolleg\w*|nachfolger\w*)\b)`)
+
+// clauses splits a folded sentence into clauses.
+func clauses(f string) []string {
+	var out []string
+	for _, part := range splitKeep(f, contrast) {
+		if loc := colleagueStart.FindStringSubmatchIndex(part); loc != nil && loc[0] > 0 {
+			out = append(out, splitAtNewReference(strings.TrimSpace(part[:loc[0]]))...)
+			out = append(out, strings.TrimSpace(part[loc[2]:]))
+			continue
+		}
+		out = append(out, splitAtNewReference(part)...)
+	}
+	return out
+}
+
+// splitKeep splits s at re, dropping the separators.
+func splitKeep(s string, re *regexp.Regexp) []string {
+	var out []string
+	last := 0
+	for _, m := range re.FindAllStringIndex(s, -1) {
+		if t := strings.TrimSpace(s[last:m[0]]); t != "" {
+			out = append(out, t)
+		}
+		last = m[1]
+	}
+	if t := strings.TrimSpace(s[last:]); t != "" {
+		out = append(out, t)
+	}
+	return out
+}
+
+// maxSplits is how many commas of one clause are tried as clause starts.
+const maxSplits = 12
+
+// splitAtNewReference starts a new clause at ", " or " und " before a new
+// reference, when what precedes already names someone and says something
+// and what follows says something of its own or negates ("Person 1 nehme
+// ich, Person 2 leider nicht"). Otherwise the names are one list sharing
+// the statement ("ich kann zwei nehmen: die Frau (Person 2) und den Herrn
+// (Person 5)", "den Herrn nehme ich, die Dame ebenfalls").
+func splitAtNewReference(part string) []string {
+	locs := listSeparator.FindAllStringIndex(part, -1)
+	if len(locs) == 0 {
+		return []string{part}
+	}
+	var out []string
+	from := 0
+	if len(locs) > maxSplits {
+		locs = locs[:maxSplits] // bounds the work on a pathological sentence
+	}
+	for _, l := range locs {
+		head, rest := part[from:l[0]], part[l[1]:]
+		if !refStart.MatchString(rest) {
+			continue
+		}
+		// "Person 1 und Person 2": one list, whatever follows.
+		if part[l[0]:l[1]] != ", " && endsWithName.MatchString(head) {
+			continue
+		}
+		if !namesSomeone(head) || !sig(head).any() {
+			continue
+		}
+		if tail := part[l[1]:]; !sig(tail).any() && !negation.MatchString(tail) && onlyNames(tail, 0) {
+			continue
+		}
+		out = append(out, strings.TrimSpace(head))
+		from = l[1]
+	}
+	return append(out, strings.TrimSpace(part[from:]))
+}
+
+var listSeparator = regexp.MustCompile(`, | und | sowie `)
+
+// endsWithName is a part ending in a name: a list may go on after it.
+var endsWithName = regexp.MustCompile(`(?:\b(?:person|nr\.?|nummer|id|patient\w*|pat\.)|#) ?\d+\)?$|\(\w* ?\d+\)$`)
+
+// nameWord are the words a list of names is made of: articles and
+// prepositions, person words, numbers, ages, adjectives, symptoms, and the
+// "ebenfalls" that repeats the statement before it.
+var nameWord = regexp.MustCompile(`^(?:der|die|den|dem|das|des|fuer|bei|zu|zur|zum|mit|und|sowie|auch|ebenfalls|gleichfalls|genauso|person\w*|patient\w*|klient\w*|pat\.?|nr\.?|nummer|id|dame\w*|herr\w*|frau\w*|mann|maenner|jugendliche\w*|versichert\w*|privat\w*|gesetzlich\w*|#?\d+\.?|\d+-?jaehrig\w*|j\.?|jahre|jung\w*|juenger\w*|aelter\w*|alt\w*|beide\w*|zwei|drei|anderen|uebrigen|restlichen|depressiv\w*|erwachsen\w*|minderjaehrig\w*)$`)
+
+// onlyNames reports whether text is no more than a list of names or
+// descriptions (symptom words allowed), with at most extra other words.
+// A word the list does not know makes it a statement of its own: splitting
+// there is the safe side, as a clause without statement decides nothing.
+// "den Herrn mit der Trauer (Person 5)" and "die Dame ebenfalls" are;
+// "Person 2 schon" and "für Person 2 einen ab Juni" are not.
+func onlyNames(text string, extra int) bool {
+	for _, w := range strings.Fields(strings.NewReplacer("(", " ", ")", " ", ",", " ", ".", " ").Replace(text)) {
+		if nameWord.MatchString(w) || len(symptomConcepts(w, false)) > 0 {
+			continue
+		}
+		if extra--; extra < 0 {
+			return false
+		}
+	}
+	return true
+}
