@@ -25,13 +25,13 @@ var (
 	mailWaits = regexp.MustCompile(`\be-?mails? (?:\w+ ){0,4}(?:nicht|keine) (?:\w+ ){0,2}(?:gelesen|bearbeitet|beantwortet|abgerufen)|\b(?:lese|bearbeite|beantworte) (?:\w+ ){0,4}keine e-?mails?|\bnach meiner rueckkehr\b|\bwieder (?:fuer sie )?(?:erreichbar|im buero|in der praxis|da)\b|\bnicht weitergeleitet\b|\bin dringenden faellen\b|\blimited access to (?:e-?mail|my e-?mail)\b|\bupon my return\b`)
 )
 
-// isAutomatic reports whether the reply was written by a machine.
+// isAutomatic reports whether the reply was written by a machine; answer is
+// the folded answer part with its signature.
 func isAutomatic(r Reply, answer string) bool {
 	if autoSubject.MatchString(fold(r.Subject)) || autoSender.MatchString(fold(r.From)) {
 		return true
 	}
-	a := fold(answer)
-	return autoBody.MatchString(a) || away.MatchString(a) && mailWaits.MatchString(a)
+	return autoBody.MatchString(answer) || away.MatchString(answer) && mailWaits.MatchString(answer)
 }
 
 // Anfrage references, most explicit first: "Ref: A123", "Ref A-123",
@@ -43,17 +43,23 @@ var (
 )
 
 // findReference returns the anfrage the reply names: in the subject, else
-// in the answer, else in the quoted letter (which carries "Referenz A123").
-// The first place that names any decides; naming two different ones there
-// is no reference.
+// in the (folded) answer, else in the quoted letter (which carries
+// "Referenz A123"). The first place that names any decides; naming two
+// different ones there is no reference.
 func findReference(subject, answer, body string) int64 {
 	s := fold(subject)
 	for _, src := range []struct {
-		text string
+		text func() string
 		re   *regexp.Regexp
-	}{{s, refExplicit}, {s, refBare}, {fold(answer), refExplicit}, {fold(answer), refBareBody}, {fold(body), refExplicit}} {
+	}{
+		{func() string { return s }, refExplicit},
+		{func() string { return s }, refBare},
+		{func() string { return answer }, refExplicit},
+		{func() string { return answer }, refBareBody},
+		{func() string { return fold(body) }, refExplicit}, // folded only when needed: it is the largest
+	} {
 		var found int64
-		for _, m := range src.re.FindAllStringSubmatch(src.text, 20) {
+		for _, m := range src.re.FindAllStringSubmatch(src.text(), 20) {
 			for _, g := range m[1:] {
 				if g == "" {
 					continue

@@ -89,8 +89,9 @@ func Parse(people []Person, reply Reply) Result {
 
 	body := plainText(reply.Body)
 	ans := extractAnswer(body)
-	res.Reference = findReference(reply.Subject, ans.full, body)
-	res.Automatic = isAutomatic(reply, ans.full)
+	full := fold(ans.full)
+	res.Reference = findReference(reply.Subject, full, body)
+	res.Automatic = isAutomatic(reply, full)
 	if res.Automatic {
 		for i := range res.Decisions {
 			res.Decisions[i].Reason = reasonAutomatic
