@@ -36,13 +36,18 @@
 //     appointment, no capacity, not suitable, another reason, or "not
 //     decided" (a question back, "melde mich später", "rufen Sie mich an",
 //     a waiting list without a place, "eventuell", "falls"). A negated offer
-//     is a rejection ("keinen Platz": no capacity; "kann ich nicht
-//     aufnehmen": a rejection whose reason must be found nearby).
+//     is a rejection ("keinen freien Platz": no capacity; "kann ich nicht
+//     aufnehmen": a rejection whose reason must be found nearby; a plain
+//     "keinen Platz anbieten" is no capacity only when no other reason
+//     stands beside it).
 //  6. Decide (decide.go): per patient, the most specific statements win
 //     (named one by one, then as a group, then everyone, then sentences
 //     naming nobody); they decide only when they agree. A patient the reply
 //     does not mention is undecided unless a collective statement clearly
-//     covers them. A rejection without any reason is undecided.
+//     covers them. A rejection without a reason the rules know is
+//     undecided ("keine neuen Patienten" alone, "…, daher …" with a reason
+//     they cannot read), and so is everyone left to "die anderen" when the
+//     reply names a person the anfrage lacks.
 //
 // Work is bounded on any input: only the first 64 KiB of the body and its
 // first 4000 lines are looked at, only the first 16 KiB and 150 sentences of
