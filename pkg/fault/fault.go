@@ -19,6 +19,19 @@
 // either; it is 400 both ways). A consumed event answers 422 once its payload
 // was read (product spec §4), and never 404 or 409 (Knative would retry
 // those), so NotFound and Conflict are 422 for an event too.
+//
+// Failures that are nobody's input split three ways:
+//
+//	Unavailable  a neighbour or the database is down or busy: retrying
+//	             later helps                         → 503 for both
+//	Defect       the service itself fails the same way every time (an
+//	             undefined column, a bug)             → 500 for a request,
+//	             422 for an event, so that Knative dead-letters it instead
+//	             of retrying it for ever
+//	Transient    not classified (the zero kind)      → 500 for both; a
+//	             Kafka-direct consumer retries it a bounded number of times
+//
+// pkg/store gives PostgreSQL's errors their kind by SQLSTATE (store.Classify).
 package fault
 
 import (
@@ -31,8 +44,9 @@ import (
 type Kind int
 
 const (
-	// Transient is the zero kind: anything not classified is assumed to be
-	// worth retrying (database down, timeout).
+	// Transient is the zero kind: anything not classified. It is retried,
+	// but a Kafka-direct consumer gives up after a bounded number of
+	// attempts (a deterministic failure must not block its partition).
 	Transient Kind = iota
 	// Malformed input cannot be read as given; retrying it can never
 	// succeed.
@@ -50,6 +64,10 @@ const (
 	TooLarge
 	// Unauthorized: a missing or wrong bearer token.
 	Unauthorized
+	// Defect: the service fails deterministically on this input for a
+	// reason that is not the input's fault (an undefined table or column,
+	// a constraint the code should have checked); retrying cannot help.
+	Defect
 )
 
 // answers is the one mapping from a kind to HTTP status: to a request and
@@ -63,6 +81,29 @@ var answers = [...]struct{ request, event int }{
 	Unavailable:  {http.StatusServiceUnavailable, http.StatusServiceUnavailable},
 	TooLarge:     {http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
 	Unauthorized: {http.StatusUnauthorized, http.StatusUnprocessableEntity},
+	Defect:       {http.StatusInternalServerError, http.StatusUnprocessableEntity},
+}
+
+// names are the kinds as logs and dead letters spell them.
+var names = [...]string{
+	Transient:    "unclassified",
+	Malformed:    "malformed",
+	Invalid:      "invalid",
+	NotFound:     "not_found",
+	Conflict:     "conflict",
+	Unavailable:  "unavailable",
+	TooLarge:     "too_large",
+	Unauthorized: "unauthorized",
+	Defect:       "defect",
+}
+
+// String is the kind's name in logs: unclassified, malformed, invalid,
+// not_found, conflict, unavailable, too_large, unauthorized or defect.
+func (k Kind) String() string {
+	if k < 0 || int(k) >= len(names) {
+		return names[Transient]
+	}
+	return names[k]
 }
 
 // Status is the HTTP status of a request that failed with an error of kind k.

@@ -31,6 +31,7 @@ func TestKinds_answerRequestsAndEventsFromOneTable(t *testing.T) {
 		"unavailable":  {fault.Unavailablef("therapist service unavailable"), answer{503, 503, false}},
 		"too large":    {fault.TooLargef("request body exceeds 1 MiB"), answer{413, 413, true}},
 		"unauthorized": {&fault.Error{Kind: fault.Unauthorized, Message: "Unauthorized"}, answer{401, 422, true}},
+		"defect":       {&fault.Error{Kind: fault.Defect, Message: "Internal server error"}, answer{500, 422, true}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, err := range []error{tc.err, fmt.Errorf("context: %w", tc.err)} {

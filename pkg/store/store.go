@@ -47,9 +47,10 @@ func Ping(ctx context.Context, pool *pgxpool.Pool) error {
 
 // WithTx runs fn in one transaction on pool: committed when fn returns nil,
 // rolled back otherwise (also when fn panics). It is the only transaction
-// helper of the service.
+// helper of the service. Its error carries a fault kind when it is a
+// database error Classify knows (fn's own kinds are kept).
 func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, pool, fn)
+	return Classify(ctx, pgx.BeginFunc(ctx, pool, fn))
 }
 
 // IsUniqueViolation reports whether err is a unique-constraint violation,
