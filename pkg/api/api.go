@@ -77,8 +77,6 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/therapeutenanfragen/{id}", h(s.deleteAnfrage))
 	m.HandleFunc("POST /api/therapeutenanfragen/{id}/senden", h(s.sendAnfrage))
 	m.HandleFunc("PUT /api/therapeutenanfragen/{id}/antwort", h(s.recordResponse))
-
-	m.HandleFunc("/", h(func(*http.Request) (int, any, error) { return 0, nil, errNoRoute }))
 }
 
 // ServeHTTP applies CORS, authentication and the body limit, then routes.
@@ -106,8 +104,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	// Handler only finds the route; ServeHTTP, which also sets the path
+	// values, serves it.
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(w, r, h)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
+
+// noRoute answers a request no route takes, as JSON: 405 with Allow when
+// the path is served for other methods, else the reference's 404. muxAnswer
+// is what the ServeMux would answer; it sets Allow and reports which of the
+// two it is.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request, muxAnswer http.Handler) {
+	probe := &statusProbe{header: w.Header()}
+	muxAnswer.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		s.writeError(w, r, errMethodNotAllowed)
+		return
+	}
+	w.Header().Del("Allow")
+	s.writeError(w, r, errNoRoute)
+}
+
+// statusProbe records the status of an answer and drops its body; its
+// header is the real response's.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }
 
 func (s *Server) allowedOrigin(origin string) bool {
 	return slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin)

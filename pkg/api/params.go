@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/curavani/matching/pkg/fault"
+	"github.com/curavani/matching/pkg/storable"
 )
 
 // Pagination of every list (reference-behaviour §4.0).
@@ -45,7 +48,12 @@ type body struct {
 
 // readBody decodes the request's JSON object. An empty body is an empty
 // object; malformed JSON is 400 "Invalid JSON body"; more than MaxBodyBytes
-// is 413. The error is the body's first (see args).
+// is 413. A body matching could not read unambiguously or PostgreSQL could
+// not store (a key twice in an object, the NUL character, an unpaired
+// surrogate, a number beyond numeric's range, bytes that are not UTF-8) is
+// 400 naming the argument, whichever argument it is and whether or not the
+// handler reads it: the check is made here, once, for every body. The error
+// is the body's first (see args).
 func readBody(r *http.Request) *body {
 	b := &body{}
 	data, err := io.ReadAll(r.Body)
@@ -61,9 +69,32 @@ func readBody(r *http.Request) *body {
 	if data = bytes.TrimSpace(data); len(data) > 0 {
 		if err := json.Unmarshal(data, &b.fields); err != nil {
 			b.fail(fault.Invalidf("Invalid JSON body").Wrap(err))
+			return b
+		}
+		if err := storable.JSON(data); err != nil {
+			b.fail(unstorable(err))
 		}
 	}
 	return b
+}
+
+// unstorable is the 400 of a value storable refused: reqparse's shape,
+// keyed by the argument, saying where inside it the value sits.
+func unstorable(err error) error {
+	var e *storable.Error
+	if !errors.As(err, &e) || e.Field() == "" {
+		return fault.Invalidf("Invalid JSON body: %v", err)
+	}
+	help := e.Reason
+	if e.Path != e.Field() {
+		help = e.Path + ": " + e.Reason
+	}
+	return argError(e.Field(), help)
+}
+
+// int4Help is the 400 of an integer argument beyond the integer columns.
+func int4Help(v int64) string {
+	return fmt.Sprintf("%d is out of range: must be between %d and %d", v, math.MinInt32, math.MaxInt32)
 }
 
 // present returns the raw value of name, or nil when it is absent or null
@@ -87,13 +118,17 @@ func (b *body) required(name string) json.RawMessage {
 }
 
 // requiredInt reads a required int argument: a JSON integer or a string
-// holding one, as Python's int() accepts.
+// holding one, as Python's int() accepts, within the integer columns' range
+// (every integer argument is an id or a count stored as one).
 func (b *body) requiredInt(name string) int64 {
 	v := b.required(name)
 	if b.failed != nil {
 		return 0
 	}
 	i, err := parseInt(name, v)
+	if err == nil && !storable.Int4(i) {
+		err = argError(name, int4Help(i))
+	}
 	b.fail(err)
 	return i
 }
@@ -199,9 +234,27 @@ type query struct {
 	url.Values
 }
 
-func readQuery(r *http.Request) *query { return &query{Values: r.URL.Query()} }
+// readQuery reads the query string. A value that is not text PostgreSQL
+// can store (the NUL character, bytes that are not UTF-8) is 400 naming the
+// parameter, for every parameter of every endpoint, read or not.
+func readQuery(r *http.Request) *query {
+	q := &query{Values: r.URL.Query()}
+	for _, name := range slices.Sorted(maps.Keys(q.Values)) {
+		if err := storable.Text(name); err != nil {
+			q.fail(fault.Invalidf("Invalid query parameter name: %v", err))
+		}
+		for _, v := range q.Values[name] {
+			if err := storable.Text(v); err != nil {
+				q.fail(argError(name, err.Error()))
+			}
+		}
+	}
+	return q
+}
 
 // integer reads an optional integer parameter; absent or empty is nil.
+// Every integer parameter is compared with an integer column, so one beyond
+// int4 is a 400 like one that is not an integer, never a database error.
 func (q *query) integer(name string) *int64 {
 	s := strings.TrimSpace(q.Get(name))
 	if s == "" || q.failed != nil {
@@ -212,6 +265,10 @@ func (q *query) integer(name string) *int64 {
 		q.fail(argError(name, intLiteral(q.Get(name))))
 		return nil
 	}
+	if !storable.Int4(i) {
+		q.fail(argError(name, int4Help(i)))
+		return nil
+	}
 	return &i
 }
 
@@ -219,10 +276,6 @@ func (q *query) integer(name string) *int64 {
 func (q *query) count(name string) *int {
 	v := q.integer(name)
 	if v == nil {
-		return nil
-	}
-	if *v > math.MaxInt32 || *v < math.MinInt32 {
-		q.fail(argError(name, intLiteral(q.Get(name))))
 		return nil
 	}
 	i := int(*v)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/curavani/matching/pkg/fault"
+	"github.com/curavani/matching/pkg/store"
 )
 
 // missingHelp is flask-restful reqparse's help text for a missing required
@@ -23,6 +24,9 @@ func missingArg(name string) *fault.Error { return argError(name, missingHelp) }
 
 // errNoRoute is the reference's (Flask's) 404 of a URL no route matches.
 var errNoRoute = fault.NotFoundf("The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.")
+
+// errMethodNotAllowed is Flask's 405 of a method a route does not serve.
+var errMethodNotAllowed = &fault.Error{Kind: fault.MethodNotAllowed, Message: "The method is not allowed for the requested URL."}
 
 // handler is the shape of every endpoint: it reads the request, does the
 // work and returns the status and JSON body of its answer, or an error.
@@ -57,9 +61,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // writeError answers err with the status fault.Status gives it and the
-// reference's body {"message": …, extra keys…}. A *fault.Error shows its
-// message; anything else is logged and shown as "Internal server error".
+// reference's body {"message": …, extra keys…}. A database error gets its
+// kind first (store.Classify: a plain read's error has none yet). A
+// *fault.Error shows its message; anything else is shown as "Internal server
+// error". The body never carries an error's cause; a 5xx is logged with it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = store.Classify(r.Context(), err)
 	code := fault.Status(err)
 	body := map[string]any{}
 	fe := fault.As(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
 	"github.com/curavani/matching/pkg/placement"
+	"github.com/curavani/matching/pkg/storable"
 )
 
 type selectionItem struct {
@@ -30,8 +31,11 @@ type selectionItem struct {
 
 // GET /api/therapeuten-zur-auswahl?plz_prefix=NN
 func (s *Server) selectTherapists(r *http.Request) (int, any, error) {
-	q := r.URL.Query()
-	if _, ok := q["plz_prefix"]; !ok {
+	q := readQuery(r)
+	if err := q.err(); err != nil {
+		return 0, nil, err
+	}
+	if _, ok := q.Values["plz_prefix"]; !ok {
 		return 0, nil, missingArg("plz_prefix")
 	}
 	prefix := q.Get("plz_prefix")
@@ -108,6 +112,9 @@ func (s *Server) setCooling(r *http.Request) (int, any, error) {
 	until, err := time.Parse(time.DateOnly, date)
 	if err != nil || len(date) != 10 {
 		return 0, nil, fault.Invalidf("Invalid date format for naechster_kontakt_moeglich. Use YYYY-MM-DD")
+	}
+	if err := storable.Date(until); err != nil {
+		return 0, nil, argError("naechster_kontakt_moeglich", err.Error())
 	}
 	grund := b.str("grund")
 	if err := b.err(); err != nil {

@@ -68,37 +68,42 @@ const (
 	// reason that is not the input's fault (an undefined table or column,
 	// a constraint the code should have checked); retrying cannot help.
 	Defect
+	// MethodNotAllowed: the path exists, but not for this method.
+	MethodNotAllowed
 )
 
 // answers is the one mapping from a kind to HTTP status: to a request and
 // to a delivered event (see the package comment for why they differ).
 var answers = [...]struct{ request, event int }{
-	Transient:    {http.StatusInternalServerError, http.StatusInternalServerError},
-	Malformed:    {http.StatusBadRequest, http.StatusBadRequest},
-	Invalid:      {http.StatusBadRequest, http.StatusUnprocessableEntity},
-	NotFound:     {http.StatusNotFound, http.StatusUnprocessableEntity},
-	Conflict:     {http.StatusConflict, http.StatusUnprocessableEntity},
-	Unavailable:  {http.StatusServiceUnavailable, http.StatusServiceUnavailable},
-	TooLarge:     {http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
-	Unauthorized: {http.StatusUnauthorized, http.StatusUnprocessableEntity},
-	Defect:       {http.StatusInternalServerError, http.StatusUnprocessableEntity},
+	Transient:        {http.StatusInternalServerError, http.StatusInternalServerError},
+	Malformed:        {http.StatusBadRequest, http.StatusBadRequest},
+	Invalid:          {http.StatusBadRequest, http.StatusUnprocessableEntity},
+	NotFound:         {http.StatusNotFound, http.StatusUnprocessableEntity},
+	Conflict:         {http.StatusConflict, http.StatusUnprocessableEntity},
+	Unavailable:      {http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+	TooLarge:         {http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge},
+	Unauthorized:     {http.StatusUnauthorized, http.StatusUnprocessableEntity},
+	Defect:           {http.StatusInternalServerError, http.StatusUnprocessableEntity},
+	MethodNotAllowed: {http.StatusMethodNotAllowed, http.StatusMethodNotAllowed},
 }
 
 // names are the kinds as logs and dead letters spell them.
 var names = [...]string{
-	Transient:    "unclassified",
-	Malformed:    "malformed",
-	Invalid:      "invalid",
-	NotFound:     "not_found",
-	Conflict:     "conflict",
-	Unavailable:  "unavailable",
-	TooLarge:     "too_large",
-	Unauthorized: "unauthorized",
-	Defect:       "defect",
+	Transient:        "unclassified",
+	Malformed:        "malformed",
+	Invalid:          "invalid",
+	NotFound:         "not_found",
+	Conflict:         "conflict",
+	Unavailable:      "unavailable",
+	TooLarge:         "too_large",
+	Unauthorized:     "unauthorized",
+	Defect:           "defect",
+	MethodNotAllowed: "method_not_allowed",
 }
 
 // String is the kind's name in logs: unclassified, malformed, invalid,
-// not_found, conflict, unavailable, too_large, unauthorized or defect.
+// not_found, conflict, unavailable, too_large, unauthorized, defect or
+// method_not_allowed.
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(names) {
 		return names[Transient]

@@ -154,12 +154,14 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 
 // creationFailed is the reference's 500 of a failed creation,
 // {"message": "Anfrage creation failed", "error": "…"}; classified errors
-// (404, 409, 503) keep their own answer.
+// (404, 409, 503) keep their own answer. The reference put the exception's
+// text into "error"; that text can be a database message, so the body says
+// only where to look and the cause goes to the log.
 func creationFailed(err error) error {
 	if fault.As(err) != nil {
 		return err
 	}
-	return internalError("Anfrage creation failed", err).With("error", err.Error())
+	return internalError("Anfrage creation failed", err).With("error", "internal error; the service log has the details")
 }
 
 // internalError is a 500 whose message the caller sees (the reference's
