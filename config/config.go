@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"reflect"
@@ -56,6 +57,76 @@ type Kafka struct {
 	MatchingEventsTopic string `envconfig:"MATCHING_EVENTS_TOPIC" default:"matching-events"`
 	// DLQTopic receives poison records in Kafka-direct mode.
 	DLQTopic string `envconfig:"MATCHING_EVENTS_DLQ_TOPIC" default:"matching-events-dlq"`
+	// MaxAttempts bounds the attempts at a record that fails for a reason
+	// nobody classified (neither poison, which is dead-lettered at once,
+	// nor an outage, which is retried until it ends): after that many the
+	// record is dead-lettered with the reason, so that a deterministic
+	// failure cannot stop its partition. With the backoff of 100 ms doubling
+	// to 30 s, the default 10 attempts take about a minute.
+	MaxAttempts int `envconfig:"KAFKA_MAX_ATTEMPTS" default:"10"`
+}
+
+// HTTP bounds the connections of a served function's HTTP server, so that
+// a client that announces a body and never sends it, or keeps a connection
+// open without a request, does not hold it for ever. The defaults suit
+// Knative's queue-proxy, which forwards every request: its own server reads
+// headers for at most a minute, and its connections to the function stay
+// idle for at most 90 s (Go's default transport), so the function's idle
+// timeout is longer and the proxy, not the function, closes an idle
+// connection (no request is ever sent on a connection being closed).
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `envconfig:"HTTP_READ_HEADER_TIMEOUT" default:"10s"`
+	// ReadTimeout bounds reading a whole request, its body (at most 1 MiB)
+	// included; a body that is late is answered 408.
+	ReadTimeout time.Duration `envconfig:"HTTP_READ_TIMEOUT" default:"30s"`
+	// IdleTimeout is how long a kept-alive connection waits for its next
+	// request.
+	IdleTimeout time.Duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"120s"`
+}
+
+// withDefaults fills unset fields with the defaults of the tags above.
+func (h HTTP) withDefaults() HTTP {
+	if h.ReadHeaderTimeout <= 0 {
+		h.ReadHeaderTimeout = 10 * time.Second
+	}
+	if h.ReadTimeout <= 0 {
+		h.ReadTimeout = 30 * time.Second
+	}
+	if h.IdleTimeout <= 0 {
+		h.IdleTimeout = 120 * time.Second
+	}
+	return h
+}
+
+// Server is an http.Server for handler with these bounds (unset ones at
+// their defaults). Every server of the service is made here: the
+// functions', and the fake neighbours' of the local stack.
+func (h HTTP) Server(handler http.Handler) *http.Server {
+	h = h.withDefaults()
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: h.ReadHeaderTimeout,
+		ReadTimeout:       h.ReadTimeout,
+		IdleTimeout:       h.IdleTimeout,
+	}
+}
+
+// Validate checks that every bound is positive and that the whole request
+// may take at least as long as its headers.
+func (h HTTP) Validate() error {
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{{"HTTP_READ_HEADER_TIMEOUT", h.ReadHeaderTimeout}, {"HTTP_READ_TIMEOUT", h.ReadTimeout}, {"HTTP_IDLE_TIMEOUT", h.IdleTimeout}} {
+		if v.d <= 0 {
+			return fmt.Errorf("%s: must be positive, got %s", v.name, v.d)
+		}
+	}
+	if h.ReadTimeout < h.ReadHeaderTimeout {
+		return fmt.Errorf("HTTP_READ_TIMEOUT: must be at least HTTP_READ_HEADER_TIMEOUT (%s), got %s", h.ReadHeaderTimeout, h.ReadTimeout)
+	}
+	return nil
 }
 
 // Sink is where emitted CloudEvents go when K_SINK is set (Knative SinkBinding).
@@ -72,6 +143,7 @@ type Common struct {
 	Logging  Logging
 	Kafka    Kafka
 	Sink     Sink
+	HTTP     HTTP
 	// Port is where the HTTP server listens (Knative sets PORT).
 	Port int `envconfig:"PORT" default:"8080"`
 }
@@ -174,7 +246,10 @@ func (c *Common) Validate() error {
 	if c.Kafka.MatchingEventsTopic == "" {
 		return fmt.Errorf("MATCHING_EVENTS_TOPIC: must not be empty")
 	}
-	return nil
+	if c.Kafka.MaxAttempts < 1 {
+		return fmt.Errorf("KAFKA_MAX_ATTEMPTS: must be at least 1, got %d", c.Kafka.MaxAttempts)
+	}
+	return c.HTTP.Validate()
 }
 
 // Validate checks LOG_LEVEL and LOG_FORMAT.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // setEnv sets the given variables for the test and unsets every other
@@ -41,6 +42,10 @@ func TestLoad_errorsNameTheVariableInOneLine(t *testing.T) {
 		"K_CE_OVERRIDES not JSON": {map[string]string{"DATABASE_URL": "postgres://db/x", "K_CE_OVERRIDES": "{"}, "K_CE_OVERRIDES: not JSON"},
 		"bad PORT":                {map[string]string{"DATABASE_URL": "postgres://db/x", "PORT": "http"}, `PORT: cannot use "http" as int`},
 		"auto-migrate not bool":   {map[string]string{"DATABASE_URL": "postgres://db/x", "DATABASE_AUTO_MIGRATE": "maybe"}, `DATABASE_AUTO_MIGRATE: cannot use "maybe" as bool`},
+		"no attempt at all":       {map[string]string{"DATABASE_URL": "postgres://db/x", "KAFKA_MAX_ATTEMPTS": "0"}, "KAFKA_MAX_ATTEMPTS: must be at least 1, got 0"},
+		"read timeout not a time": {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_READ_TIMEOUT": "soon"}, `HTTP_READ_TIMEOUT: cannot use "soon" as time.Duration`},
+		"idle timeout zero":       {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_IDLE_TIMEOUT": "0s"}, "HTTP_IDLE_TIMEOUT: must be positive, got 0s"},
+		"body faster than header": {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_READ_TIMEOUT": "5s"}, "HTTP_READ_TIMEOUT: must be at least HTTP_READ_HEADER_TIMEOUT (10s), got 5s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, c.env)
@@ -83,6 +88,19 @@ func TestLoad_defaultsOfTheContract(t *testing.T) {
 	}
 	if c.KafkaDirect() {
 		t.Fatal("Kafka direct without KAFKA_TOPIC")
+	}
+	if c.Kafka.MaxAttempts != 10 {
+		t.Fatalf("KAFKA_MAX_ATTEMPTS default %d", c.Kafka.MaxAttempts)
+	}
+	// The servers built without configuration (the fake neighbours) get the
+	// same bounds as the documented defaults.
+	want := HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	if c.HTTP != want {
+		t.Fatalf("HTTP defaults %+v, want %+v", c.HTTP, want)
+	}
+	srv := HTTP{}.Server(nil)
+	if srv.ReadHeaderTimeout != want.ReadHeaderTimeout || srv.ReadTimeout != want.ReadTimeout || srv.IdleTimeout != want.IdleTimeout {
+		t.Fatalf("HTTP{}.Server has %v %v %v, want the defaults %+v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout, want)
 	}
 }
 

@@ -1,12 +1,19 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/runtime"
 )
 
 // bodyEndpoint is an endpoint that reads a JSON body, with a valid body as
@@ -295,5 +302,41 @@ func TestDatabaseFailure_answersNeverCarryItsMessage(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want 500", req.method, req.path, r.status, r.raw)
 		}
 		noDatabaseText(t, r.raw)
+	}
+}
+
+// TestBadInput_aBodyThatNeverArrivesIs408 is issue 17's reproducer
+// (Content-Length: 100, four bytes sent): served as the function serves it,
+// the API answers 408 once HTTP_READ_TIMEOUT passes, instead of holding the
+// connection.
+func TestBadInput_aBodyThatNeverArrivesIs408(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	timeouts := config.HTTP{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, IdleTimeout: time.Second}
+	go func() {
+		done <- runtime.NewServer(runtime.ServerOptions{Mount: e.api, Timeouts: timeouts}).Serve(ctx, ln)
+	}()
+	defer func() { cancel(); <-done }()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "POST /api/platzsuchen HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"pa")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "not received in time") {
+		t.Errorf("%d %s, want 408", resp.StatusCode, body)
 	}
 }

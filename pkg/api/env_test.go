@@ -36,6 +36,7 @@ type env struct {
 	pool *pgxpool.Pool
 	fake *fake.Fake
 	srv  *httptest.Server
+	api  *api.Server
 	pub  *recordingPublisher
 	ncfg config.Neighbours
 
@@ -72,7 +73,8 @@ func newEnv(t testing.TB, opts ...option) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e.srv = httptest.NewServer(checked(t, api.New(cfg)))
+	e.api = api.New(cfg)
+	e.srv = httptest.NewServer(checked(t, e.api))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -48,7 +48,8 @@ type body struct {
 
 // readBody decodes the request's JSON object. An empty body is an empty
 // object; malformed JSON is 400 "Invalid JSON body"; more than MaxBodyBytes
-// is 413. A body matching could not read unambiguously or PostgreSQL could
+// is 413; a body that does not arrive before the server's read deadline
+// (HTTP_READ_TIMEOUT) is 408. A body matching could not read unambiguously or PostgreSQL could
 // not store (a key twice in an object, the NUL character, an unpaired
 // surrogate, a number beyond numeric's range, bytes that are not UTF-8) is
 // 400 naming the argument, whichever argument it is and whether or not the
@@ -58,12 +59,7 @@ func readBody(r *http.Request) *body {
 	b := &body{}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			b.fail(&fault.Error{Kind: fault.TooLarge, Message: "Request body too large (limit 1 MiB)", Err: err})
-		} else {
-			b.fail(fault.Invalidf("Invalid JSON body").Wrap(err))
-		}
+		b.fail(fault.ReadingBody(err, "1 MiB", "Invalid JSON body"))
 		return b
 	}
 	if data = bytes.TrimSpace(data); len(data) > 0 {

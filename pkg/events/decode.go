@@ -12,6 +12,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/curavani/matching/pkg/fault"
+	"github.com/curavani/matching/pkg/storable"
 )
 
 // Inbound is a consumed event after decoding, whatever shape it came in.
@@ -50,13 +51,54 @@ type envelope struct {
 	Payload        json.RawMessage `json:"payload"`
 }
 
+// MaxDedupeKeyBytes bounds the dedupe key the inbox stores: the envelope's
+// eventId, or the CloudEvent's source and id. Real ids are UUIDs or short
+// URIs; a key of some 2.7 KB would not fit processed_events' index at all
+// (PostgreSQL refuses the row), so a longer one is rejected as poison.
+const MaxDedupeKeyBytes = 1024
+
 // Decode turns a received CloudEvent into an Inbound. It accepts a typed
 // CloudEvent whose data is the payload, and any CloudEvent (KafkaSource wraps
 // plain records as dev.knative.kafka.event) whose data is the reference
 // envelope with camelCase or snake_case keys. An event whose data cannot be
 // read as one of these shapes is a fault.Malformed error; one whose envelope
 // was read but whose payload is not a JSON object is fault.Invalid.
+//
+// Decode also rejects, as fault.Malformed, what the inbox could not store or
+// matching could not read unambiguously, so that such an event is
+// dead-lettered before any transaction instead of failing inside one (and
+// being retried for ever): a dedupe key longer than MaxDedupeKeyBytes, with
+// the NUL character or bytes that are not UTF-8 (a Kafka header may carry
+// any bytes), and data with a key twice in an object. A duplicate key is
+// refused although no field it names may be read: the producers of the
+// consumed events (Python's json, Jackson) cannot write one, so such data is
+// evidence of a broken or forged record, and which of the two values a
+// reader takes (encoding/json: the last) would decide the effect. Values
+// are checked where they are stored (ParseTherapistBlocked's reason): a NUL
+// in a field matching never reads does not make an event poison.
 func Decode(e cloudevents.Event) (Inbound, error) {
+	in, err := decode(e)
+	if err != nil {
+		return in, err
+	}
+	if err := checkDedupeKey(in.DedupeKey); err != nil {
+		return in, err
+	}
+	return in, nil
+}
+
+// checkDedupeKey refuses a key the inbox cannot store.
+func checkDedupeKey(key string) error {
+	if len(key) > MaxDedupeKeyBytes {
+		return fault.Malformedf("event id too long: with its source it takes %d bytes, at most %d are accepted", len(key), MaxDedupeKeyBytes)
+	}
+	if err := storable.Text(key); err != nil {
+		return fault.Malformedf("event id or source %v", err)
+	}
+	return nil
+}
+
+func decode(e cloudevents.Event) (Inbound, error) {
 	data := bytes.TrimSpace(e.Data())
 	in := Inbound{
 		Type:      Canonical(e.Type()),
@@ -74,6 +116,9 @@ func Decode(e cloudevents.Event) (Inbound, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
 		return in, fault.Malformedf("event data is not valid JSON: %v", err)
+	}
+	if err := storable.UniqueKeys(data); err != nil {
+		return in, fault.Malformedf("event data: %v", err)
 	}
 	_, hasPayload := fields["payload"]
 	_, camel := fields["eventType"]
@@ -168,6 +213,9 @@ func ParseTherapistBlocked(p json.RawMessage) (TherapistBlockedData, error) {
 		var s string
 		if err := json.Unmarshal(r, &s); err != nil {
 			return TherapistBlockedData{}, fault.Invalidf("field reason: must be a string or null")
+		}
+		if err := storable.Text(s); err != nil {
+			return TherapistBlockedData{}, fault.Invalidf("field reason: %v", err)
 		}
 		if s = strings.TrimSpace(s); s != "" {
 			d.Reason = s

@@ -63,6 +63,9 @@ const (
 	Rejected Outcome = "rejected"
 	// Failed: a transient failure; the event will be delivered again.
 	Failed Outcome = "failed"
+	// Exhausted: a failure nobody classified, retried as often as
+	// KAFKA_MAX_ATTEMPTS allows and then dead-lettered (Kafka-direct mode).
+	Exhausted Outcome = "exhausted"
 )
 
 // Outgoing is an event matching emits: written to the outbox in the

@@ -37,6 +37,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 )
 
@@ -70,6 +71,9 @@ const (
 	Defect
 	// MethodNotAllowed: the path exists, but not for this method.
 	MethodNotAllowed
+	// RequestTimeout: the request's body did not arrive in time; sending
+	// it again may work.
+	RequestTimeout
 )
 
 // answers is the one mapping from a kind to HTTP status: to a request and
@@ -85,6 +89,7 @@ var answers = [...]struct{ request, event int }{
 	Unauthorized:     {http.StatusUnauthorized, http.StatusUnprocessableEntity},
 	Defect:           {http.StatusInternalServerError, http.StatusUnprocessableEntity},
 	MethodNotAllowed: {http.StatusMethodNotAllowed, http.StatusMethodNotAllowed},
+	RequestTimeout:   {http.StatusRequestTimeout, http.StatusRequestTimeout},
 }
 
 // names are the kinds as logs and dead letters spell them.
@@ -99,11 +104,12 @@ var names = [...]string{
 	Unauthorized:     "unauthorized",
 	Defect:           "defect",
 	MethodNotAllowed: "method_not_allowed",
+	RequestTimeout:   "request_timeout",
 }
 
 // String is the kind's name in logs: unclassified, malformed, invalid,
-// not_found, conflict, unavailable, too_large, unauthorized, defect or
-// method_not_allowed.
+// not_found, conflict, unavailable, too_large, unauthorized, defect,
+// method_not_allowed or request_timeout.
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(names) {
 		return names[Transient]
@@ -165,6 +171,22 @@ func Unavailablef(format string, args ...any) *Error { return newf(Unavailable, 
 
 // TooLargef returns a TooLarge error with the formatted message.
 func TooLargef(format string, args ...any) *Error { return newf(TooLarge, format, args...) }
+
+// ReadingBody is the error of a request body that could not be read: 413
+// beyond the limit (a *http.MaxBytesError), 408 when the server's read
+// deadline passed (the client announced a body and did not send it), else
+// a Malformed error with msg.
+func ReadingBody(err error, limit string, msg string) *Error {
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return newf(TooLarge, "Request body too large (limit %s)", limit).Wrap(err)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return newf(RequestTimeout, "Request body not received in time").Wrap(err)
+	}
+	return newf(Malformed, "%s", msg).Wrap(err)
+}
 
 // With returns a copy of e with the extra key set.
 func (e *Error) With(key string, value any) *Error {

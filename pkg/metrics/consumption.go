@@ -11,7 +11,7 @@ import (
 
 // outcomes are the values of the outcome label, each present from the first
 // event of a source and type on; outcomeIndex maps them back.
-var outcomes = [...]events.Outcome{events.Processed, events.Duplicate, events.Ignored, events.Rejected, events.Failed}
+var outcomes = [...]events.Outcome{events.Processed, events.Duplicate, events.Ignored, events.Rejected, events.Failed, events.Exhausted}
 
 // maxConsumerKeys bounds the memo of resolved series (consumerKey →
 // series); past it, a new key's series are resolved again on every call,
@@ -44,6 +44,8 @@ func outcomeIndex(o events.Outcome) int {
 		return 3
 	case events.Failed:
 		return 4
+	case events.Exhausted:
+		return 5
 	}
 	return -1
 }
@@ -51,7 +53,7 @@ func outcomeIndex(o events.Outcome) int {
 func (m *Metrics) registerConsumption() {
 	m.consumed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "matching_events_consumed_total",
-		Help: "Events consumed, by source (topic), type and outcome (processed, duplicate, ignored, rejected, failed). A failed event is delivered again and counted again.",
+		Help: "Events consumed, by source (topic), type and outcome (processed, duplicate, ignored, rejected, failed, exhausted). A failed event is delivered again and counted again; an exhausted one failed KAFKA_MAX_ATTEMPTS times and was dead-lettered.",
 	}, []string{"source", "type", "outcome"})
 	m.processDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "matching_event_processing_duration_seconds",

@@ -60,7 +60,7 @@ func TestObserver_countsPublishedAndFailedByType(t *testing.T) {
 }
 
 // A consumed event is counted by source, type and outcome; a source or
-// type first seen brings all five outcomes at 0. A KafkaSource's source is
+// type first seen brings all six outcomes at 0. A KafkaSource's source is
 // reduced to its topic, aliases to the canonical type, a type matching does
 // not know to "other", a type never read to "unknown".
 func TestObserveConsumed_countsBySourceTypeAndOutcome(t *testing.T) {
@@ -79,7 +79,7 @@ func TestObserveConsumed_countsBySourceTypeAndOutcome(t *testing.T) {
 	want := map[string]float64{}
 	for _, st := range []string{"source=patient-events,type=patient.deleted", "source=patient-events,type=unknown",
 		"source=patient-events,type=other", "source=communication-events,type=email.sent"} {
-		for _, o := range []string{"processed", "duplicate", "ignored", "rejected", "failed"} {
+		for _, o := range []string{"processed", "duplicate", "ignored", "rejected", "failed", "exhausted"} {
 			want["outcome="+o+","+st] = 0
 		}
 	}

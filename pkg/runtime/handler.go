@@ -43,27 +43,37 @@ func status(outcome events.Outcome, err error) int {
 	return fault.EventStatus(err)
 }
 
-// reason is the one-line text of a failure shown to the caller.
+// internalReason stands in for the text of an error that has no message
+// meant for callers.
+const internalReason = "internal error; the function's log has the details"
+
+// reason is the one-line text of a failure shown to the caller: the message
+// of a *fault.Error, never an unclassified error's own text, which may be a
+// database's message with SQL, SQLSTATEs or names (the log line carries
+// the whole error).
 func reason(err error) string {
 	if err == nil {
 		return ""
 	}
-	if fe := fault.As(err); fe != nil && fe.Kind != fault.Transient {
+	if fe := fault.As(err); fe != nil && fe.Message != "" {
 		return oneLine(fe.Message)
 	}
-	return oneLine(err.Error())
+	return internalReason
 }
 
+// oneLine makes s fit one line of an answer, a header or a log: control
+// characters (line breaks, NUL) become spaces, bytes that are not UTF-8 go,
+// and it is cut to 300 bytes.
 func oneLine(s string) string {
 	const max = 300
 	b := []byte(strings.TrimSpace(s))
 	for i, c := range b {
-		if c == '\n' || c == '\r' {
+		if c < 0x20 || c == 0x7f {
 			b[i] = ' '
 		}
 	}
 	if len(b) > max {
 		return strings.ToValidUTF8(string(b[:max]), "") + "…"
 	}
-	return string(b)
+	return strings.ToValidUTF8(string(b), "")
 }

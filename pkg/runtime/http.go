@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,9 +13,11 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/metrics"
+	"github.com/curavani/matching/pkg/store"
 )
 
 // MaxBodyBytes bounds a request body; a larger one is answered 413.
@@ -33,7 +34,7 @@ const OutcomeHeader = "X-Event-Outcome" // in canonical form
 var outcomeValues = map[events.Outcome][]string{}
 
 func init() {
-	for _, o := range []events.Outcome{events.Processed, events.Duplicate, events.Ignored, events.Rejected, events.Failed} {
+	for _, o := range []events.Outcome{events.Processed, events.Duplicate, events.Ignored, events.Rejected, events.Failed, events.Exhausted} {
 		outcomeValues[o] = []string{string(o)}
 	}
 }
@@ -46,7 +47,10 @@ type ServerOptions struct {
 	// body (a PingSource tick): 200 when it returns nil, else a 5xx.
 	Trigger func(ctx context.Context) error
 	// Ready reports whether the function can do its work (the database
-	// answers); GET /health/readiness answers 503 while it fails.
+	// answers); GET /health/readiness answers 503 while it fails, with the
+	// error's text, or a *fault.Error's message only, as its "error": it
+	// must say nothing a caller should not read (Run's Ready turns the
+	// database's error into "Database temporarily unavailable").
 	Ready func(ctx context.Context) error
 	// Mount, used instead of Handler and Trigger, serves every request that
 	// no other route takes (a function of plain HTTP routes: the anfrage
@@ -66,7 +70,11 @@ type ServerOptions struct {
 	// DrainTimeout bounds how long Serve waits for in-flight requests after
 	// shutdown began (default 30s).
 	DrainTimeout time.Duration
-	Log          *slog.Logger
+	// Timeouts bound reading a request and keeping an idle connection
+	// (HTTP_READ_HEADER_TIMEOUT, HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT);
+	// zero fields take config.HTTP's defaults.
+	Timeouts config.HTTP
+	Log      *slog.Logger
 }
 
 // Server is the HTTP server of one function: CloudEvents on POST /, the
@@ -121,12 +129,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // most DrainTimeout) and returns. A request in flight keeps its own context:
 // shutting down never aborts an event half-way.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := s.opts.Timeouts.Server(s)
+	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -164,12 +168,7 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		err = e.Validate()
 	}
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.rejectRequest(w, r, start, fault.TooLargef("request body exceeds 1 MiB"))
-			return
-		}
-		s.rejectRequest(w, r, start, fault.Malformedf("malformed CloudEvent: %v", err))
+		s.rejectRequest(w, r, start, fault.ReadingBody(err, "1 MiB", "malformed CloudEvent: "+err.Error()))
 		return
 	}
 
@@ -181,7 +180,7 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		attrs := []any{slog.Any("", in), slog.String("outcome", string(outcome)), slog.Int("status", code),
 			slog.Duration("duration", took)}
 		if err != nil {
-			attrs = append(attrs, slog.String("error", err.Error()))
+			attrs = append(attrs, slog.String("kind", fault.KindOf(err).String()), slog.String("error", err.Error()))
 		}
 		s.log.Log(r.Context(), level, eventMessage(err), attrs...)
 	}
@@ -224,7 +223,8 @@ func (s *Server) rejectRequest(w http.ResponseWriter, r *http.Request, start tim
 func (s *Server) serveTrigger(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err := s.opts.Trigger(r.Context()); err != nil {
-		s.log.Error("trigger failed", slog.String("error", err.Error()))
+		err = store.Classify(r.Context(), err)
+		s.log.Error("trigger failed", slog.String("kind", fault.KindOf(err).String()), slog.String("error", err.Error()))
 		writeText(w, fault.EventStatus(err), reason(err))
 		return
 	}
@@ -242,7 +242,15 @@ func (s *Server) serveReadiness(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opts.Ready != nil {
 		if err := s.opts.Ready(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": oneLine(err.Error())})
+			// A classified error shows its message only (Run's Ready
+			// classifies the database's, whose own text names the host
+			// and user); the rest is the function's own words.
+			msg := oneLine(err.Error())
+			if fe := fault.As(err); fe != nil {
+				msg = reason(err)
+			}
+			s.log.Warn("not ready", slog.String("error", err.Error()))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": msg})
 			return
 		}
 	}

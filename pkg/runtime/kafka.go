@@ -34,6 +34,9 @@ type ConsumerOptions struct {
 	// MinBackoff and MaxBackoff bound the wait between attempts at a record
 	// that failed transiently (defaults 100ms and 30s).
 	MinBackoff, MaxBackoff time.Duration
+	// MaxAttempts bounds the attempts at a record whose failure is not
+	// classified (KAFKA_MAX_ATTEMPTS, default 10): see giveUp.
+	MaxAttempts int
 	// Config, if set, is the sarama configuration to start from.
 	Config *sarama.Config
 	// Metrics, if set, counts and times every attempt at a record (source
@@ -51,6 +54,8 @@ type Consumer struct {
 	opts    ConsumerOptions
 	handler Handler
 	log     *slog.Logger
+	// attemptTimeout bounds one attempt (see attemptTimeout).
+	attemptTimeout time.Duration
 }
 
 // NewConsumer returns a consumer for h; Run starts it.
@@ -61,12 +66,18 @@ func NewConsumer(opts ConsumerOptions, h Handler) *Consumer {
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = max(30*time.Second, opts.MinBackoff)
 	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 10
+	}
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With(slog.String("topic", opts.Topic), slog.String("group", opts.Group))
-	return &Consumer{opts: opts, handler: h, log: log}
+	if opts.Config == nil {
+		opts.Config = SaramaConfig()
+	}
+	return &Consumer{opts: opts, handler: h, log: log, attemptTimeout: attemptTimeout(opts.Config)}
 }
 
 // SaramaConfig is the consumer configuration: a new group starts at the
@@ -83,14 +94,35 @@ func SaramaConfig() *sarama.Config {
 	return cfg
 }
 
+// attemptTimeout bounds one attempt at a record: three quarters of the
+// consumer group's rebalance timeout (sarama's Consumer.Group.Rebalance.
+// Timeout, 60 s by default, so 45 s). When the group rebalances, the
+// session ends and ConsumeClaim must return before the rebalance timeout,
+// or the coordinator drops this member and its partitions move while it
+// still works on one; an attempt under way is not cut short by the session
+// ending (its transaction commits or fails on its own), so it must end in
+// time by itself. The backoff between attempts ends with the session.
+func attemptTimeout(cfg *sarama.Config) time.Duration {
+	return cfg.Consumer.Group.Rebalance.Timeout * 3 / 4
+}
+
+// giveUp reports whether a record that failed its attempt-th attempt with
+// err is dead-lettered instead of retried. A poison record (a 4xx kind:
+// bad input, or a deterministic failure such as an undefined column) was
+// dead-lettered already; one failing because a dependency is unavailable
+// (fault.Unavailable: the database or a neighbour down, a deadlock, a
+// deadline) is retried until it is back, however long; an unclassified
+// failure is retried MaxAttempts times, so that a failure nobody foresaw,
+// deterministic for this record, cannot stop its partition for ever.
+func (c *Consumer) giveUp(attempt int, err error) bool {
+	return fault.KindOf(err) == fault.Transient && attempt >= c.opts.MaxAttempts
+}
+
 // Run consumes until ctx is done. A failed session (broker gone, rebalance
 // error) is logged and the loop joins the group again after a pause; only
 // an invalid configuration ends Run early.
 func (c *Consumer) Run(ctx context.Context) error {
 	cfg := c.opts.Config
-	if cfg == nil {
-		cfg = SaramaConfig()
-	}
 	var group sarama.ConsumerGroup
 	pause := c.opts.MinBackoff
 	for {
@@ -171,39 +203,50 @@ func (c *Consumer) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.Cons
 }
 
 // process handles one record until it is done: processed, ignored,
-// duplicate, or poison and dead-lettered. A transient failure is retried in
-// place with exponential backoff. It reports false when the session ended
-// before the record was done.
+// duplicate, or poison (or given up on, see giveUp) and dead-lettered. A
+// transient failure is retried in place with exponential backoff. It
+// reports false when the session ended before the record was done.
 func (c *Consumer) process(session context.Context, msg *sarama.ConsumerMessage) bool {
 	e, decodeErr := recordEvent(msg)
 	backoff := c.opts.MinBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		// The attempt itself is not cut short by the session ending: a
-		// transaction under way commits or fails on its own.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(session), 2*time.Minute)
+		// transaction under way commits or fails on its own, within
+		// attemptTimeout.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(session), c.attemptTimeout)
 		in, outcome, err := c.handle(ctx, e, decodeErr)
+		if outcome == events.Failed && c.giveUp(attempt, err) {
+			outcome = events.Exhausted
+		}
 		took := time.Since(start)
 		c.opts.Metrics.ObserveConsumed(c.opts.Topic, in.Type, outcome, took)
 		attrs := []any{slog.Any("", in), slog.String("outcome", string(outcome)),
 			slog.Int("partition", int(msg.Partition)), slog.Int64("offset", msg.Offset),
 			slog.Int("attempt", attempt), slog.Duration("duration", took)}
+		if err != nil {
+			attrs = append(attrs, slog.String("kind", fault.KindOf(err).String()), slog.String("error", err.Error()))
+		}
 		switch outcome {
 		case events.Processed, events.Duplicate, events.Ignored:
 			cancel()
 			c.log.Debug("record handled", attrs...)
 			return true
-		case events.Rejected:
-			c.log.Error("record rejected: sending it to the dead-letter topic", append(attrs, slog.String("error", err.Error()))...)
-			err = c.opts.DeadLetter.Send(ctx, deadLetter(e, msg, err))
+		case events.Rejected, events.Exhausted:
+			msgText := "record rejected: sending it to the dead-letter topic"
+			if outcome == events.Exhausted {
+				msgText = "record failed too often: sending it to the dead-letter topic"
+			}
+			c.log.Error(msgText, attrs...)
+			err = c.opts.DeadLetter.Send(ctx, deadLetter(e, msg, outcome, err, attempt))
 			cancel()
 			if err == nil {
 				return true
 			}
-			c.log.Error("dead-letter publish failed, retrying", append(attrs, slog.String("error", err.Error()))...)
+			c.log.Error("dead-letter publish failed, retrying", append(attrs, slog.String("dead_letter_error", err.Error()))...)
 		default:
 			cancel()
-			c.log.Error("record failed, retrying", append(attrs, slog.String("error", errString(err)), slog.Duration("backoff", backoff))...)
+			c.log.Error("record failed, retrying", append(attrs, slog.Duration("backoff", backoff))...)
 		}
 		if !sleep(session, backoff) {
 			return false
@@ -270,12 +313,21 @@ func wrapRecord(msg *sarama.ConsumerMessage) cloudevents.Event {
 	return e
 }
 
-// deadLetter is the event published for a poison record: the event as the
-// handler saw it (for a plain record, its raw value as data), with the
-// rejection reason and the record's coordinates as extensions.
-func deadLetter(e cloudevents.Event, msg *sarama.ConsumerMessage, err error) cloudevents.Event {
+// deadLetter is the event published for a poison record, or one given up
+// on: the event as the handler saw it (for a plain record, its raw value as
+// data), with the reason, the error's kind and the record's coordinates as
+// extensions. The dead-letter topic is the operators', so a record given up
+// on carries its error's own text (the reason an operator needs to decide
+// whether to replay it); a rejected one carries the message a caller over
+// HTTP would see.
+func deadLetter(e cloudevents.Event, msg *sarama.ConsumerMessage, outcome events.Outcome, err error, attempts int) cloudevents.Event {
 	d := e.Clone()
-	d.SetExtension("deadletterreason", reason(err))
+	why := reason(err)
+	if outcome == events.Exhausted {
+		why = fmt.Sprintf("gave up after %d attempts: %s", attempts, oneLine(errString(err)))
+	}
+	d.SetExtension("deadletterreason", why)
+	d.SetExtension("deadletterkind", fault.KindOf(err).String())
 	d.SetExtension("deadlettercode", strconv.Itoa(status(events.Rejected, err)))
 	d.SetExtension("kafkatopic", msg.Topic)
 	d.SetExtension("kafkapartition", strconv.Itoa(int(msg.Partition)))

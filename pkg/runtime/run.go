@@ -150,10 +150,13 @@ func run(ctx context.Context, f Function, opts Options, log *slog.Logger) error 
 		defer stopWork(s, log)
 	}
 
-	ready := func(ctx context.Context) error { return store.Ping(ctx, deps.Pool) }
+	// The database's error is classified: the probe's answer then carries
+	// its generic message, not the driver's text with host and user.
+	ping := func(ctx context.Context) error { return store.Classify(ctx, store.Ping(ctx, deps.Pool)) }
+	ready := ping
 	if r, ok := sv.work.(ReadinessReporter); ok {
 		ready = func(ctx context.Context) error {
-			if err := store.Ping(ctx, deps.Pool); err != nil {
+			if err := ping(ctx); err != nil {
 				return err
 			}
 			return r.Ready(ctx)
@@ -161,13 +164,14 @@ func run(ctx context.Context, f Function, opts Options, log *slog.Logger) error 
 	}
 	topic := cmp.Or(cfg.Kafka.Topic, sv.topic)
 	srv := NewServer(ServerOptions{
-		Handler: sv.handler,
-		Trigger: sv.trigger,
-		Mount:   sv.mount,
-		Ready:   ready,
-		Metrics: deps.Metrics,
-		Source:  topic,
-		Log:     log,
+		Handler:  sv.handler,
+		Trigger:  sv.trigger,
+		Mount:    sv.mount,
+		Ready:    ready,
+		Metrics:  deps.Metrics,
+		Source:   topic,
+		Timeouts: cfg.HTTP,
+		Log:      log,
 	})
 
 	ln := opts.Listener
@@ -234,12 +238,13 @@ func newKafkaConsumer(cfg config.Common, topic, group string, h Handler, m *metr
 		return nil, nil, fmt.Errorf("dead-letter topic %s: %w", cfg.Kafka.DLQTopic, err)
 	}
 	return NewConsumer(ConsumerOptions{
-		Brokers:    cfg.Kafka.BootstrapServers,
-		Topic:      topic,
-		Group:      group,
-		DeadLetter: dlq,
-		Metrics:    m,
-		Log:        log,
+		Brokers:     cfg.Kafka.BootstrapServers,
+		Topic:       topic,
+		Group:       group,
+		DeadLetter:  dlq,
+		MaxAttempts: cfg.Kafka.MaxAttempts,
+		Metrics:     m,
+		Log:         log,
 	}, h), dlq, nil
 }
 
