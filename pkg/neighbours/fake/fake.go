@@ -90,6 +90,7 @@ type Fake struct {
 	distances      map[[2]string]distance
 	queries        []neighbours.DistanceQuery
 	latency        time.Duration
+	serviceLatency map[string]time.Duration
 	failures       map[Endpoint][]failure
 	down           map[string]bool
 	counts         map[Endpoint]int
@@ -112,6 +113,7 @@ func New() *Fake {
 		callsByAnfrage: map[int64][]int64{},
 		next:           map[string]int64{},
 		distances:      map[[2]string]distance{},
+		serviceLatency: map[string]time.Duration{},
 		failures:       map[Endpoint][]failure{},
 		down:           map[string]bool{},
 		counts:         map[Endpoint]int{},
@@ -154,7 +156,8 @@ func (f *Fake) ListenAndServe(ctx context.Context, addr string) error {
 
 // Serve serves the fake on ln until ctx ends.
 func (f *Fake) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: f.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The same bounds as the functions' servers (config.HTTP's defaults).
+	srv := config.HTTP{}.Server(f.Handler())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -177,6 +180,20 @@ func (f *Fake) SetLatency(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.latency = d
+}
+
+// SetServiceLatency delays every answer of one service (PatientService, …)
+// by d, in place of SetLatency's; a negative d removes the service's own
+// latency again. A slow communication service beside quick others is how
+// the API is measured while sends wait for it.
+func (f *Fake) SetServiceLatency(service string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d < 0 {
+		delete(f.serviceLatency, service)
+		return
+	}
+	f.serviceLatency[service] = d
 }
 
 // FailNext makes the next n requests to ep fail with status and a JSON

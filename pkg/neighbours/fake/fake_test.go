@@ -523,3 +523,27 @@ func TestListenAndServe_servesUntilTheContextEnds(t *testing.T) {
 		t.Fatal("Serve did not return after the context ended")
 	}
 }
+
+// One slow service leaves the others quick: a client that gives up after a
+// moment gets no answer from the communication service only.
+func TestFake_serviceLatencySlowsOneServiceOnly(t *testing.T) {
+	f, srv := serve(t)
+	f.AddPatient(fake.SamplePatient(map[string]any{"id": 1}))
+	f.SetServiceLatency(fake.CommunicationService, 10*time.Second)
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	if resp, err := client.Get(srv.URL + "/api/patients/1"); err != nil {
+		t.Errorf("the patient service was slowed too: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := client.Get(srv.URL + "/api/emails"); err == nil {
+		resp.Body.Close()
+		t.Error("the communication service answered at once")
+	}
+	f.SetServiceLatency(fake.CommunicationService, -1)
+	if resp, err := client.Get(srv.URL + "/api/emails"); err != nil {
+		t.Errorf("the service's latency was not removed: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+}

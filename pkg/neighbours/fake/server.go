@@ -35,6 +35,9 @@ func (f *Fake) wrap(ep Endpoint, service string, h http.HandlerFunc) http.Handle
 		f.mu.Lock()
 		f.counts[ep]++
 		latency := f.latency
+		if d, ok := f.serviceLatency[service]; ok {
+			latency = d
+		}
 		down := f.down[service]
 		failStatus, failing := f.popFailure(ep)
 		f.mu.Unlock()
