@@ -16,9 +16,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -94,6 +96,7 @@ func run(args []string) error {
 	neighboursPort := fs.Int("neighbours-port", 8010, "port of the fake neighbour services")
 	functionsPort := fs.Int("functions-port", 8011, "first of the four ports of the functions' HTTP servers")
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka broker")
+	host := fs.String("host", "127.0.0.1", "interface every part listens on; 0.0.0.0 exposes the stack, whose event receivers and relay trigger take requests without authentication, to the network")
 	state := fs.String("state", devstack.DefaultStateFile, "where to record the running stack for the other commands")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -113,9 +116,10 @@ func run(args []string) error {
 		Reset:          env.DatabaseURL == "" && !*keep,
 		Seed:           true,
 		Brokers:        env.Brokers,
-		KafkaAddr:      fmt.Sprintf("127.0.0.1:%d", *kafkaPort),
-		APIAddr:        fmt.Sprintf("127.0.0.1:%d", env.APIPort),
-		NeighboursAddr: fmt.Sprintf("127.0.0.1:%d", *neighboursPort),
+		Host:           *host,
+		KafkaAddr:      net.JoinHostPort(*host, strconv.Itoa(*kafkaPort)),
+		APIAddr:        net.JoinHostPort(*host, strconv.Itoa(env.APIPort)),
+		NeighboursAddr: net.JoinHostPort(*host, strconv.Itoa(*neighboursPort)),
 		FunctionsPort:  *functionsPort,
 		Matching:       env.Matching,
 		Logging:        env.Logging,
