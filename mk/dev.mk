@@ -2,9 +2,14 @@
 # event and tail find the running stack through .matching-dev.json, which make run writes.
 DEV := $(GO) run ./cmd/matching-dev
 
+# run builds matching-dev and execs it in place of the recipe's shell, so the
+# process make started is matching-dev itself: a SIGTERM to make, which make
+# passes on to its child, reaches matching-dev and stops the stack. (Under
+# `go run` it reached only the go command, which exits without passing it
+# on and left matching-dev running with every port.)
 .PHONY: run
-run: ## the whole service locally until Ctrl-C: PostgreSQL, embedded Kafka on :9092, all functions, the API on :8003, fake neighbours on :8010 with demo data (KEEP=1 keeps the last run's data)
-	@$(DEV) run $(if $(KEEP),-keep)
+run: ## the whole service locally until Ctrl-C or SIGTERM, on 127.0.0.1: PostgreSQL, embedded Kafka on :9092, all functions, the API on :8003, fake neighbours on :8010 with demo data (KEEP=1 keeps the last run's data; ARGS='-host 0.0.0.0 …' see matching-dev run -h)
+	@mkdir -p bin && $(GO) build -o bin/matching-dev ./cmd/matching-dev && exec bin/matching-dev run $(if $(KEEP),-keep) $(ARGS)
 
 .PHONY: event
 event: ## publish an event to its topic: make event TYPE=patient.deleted DATA='{"patient_id":3}' [FORM=envelope|cloudevent] [KEY=..]

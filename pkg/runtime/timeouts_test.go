@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,27 @@ func TestServer_boundsReadingARequestAndIdleConnections(t *testing.T) {
 	resp.Body.Close()
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("the idle connection was not closed by the server: %v", err)
+	}
+}
+
+// A function's server answers a method a path is not served for with 405
+// and the methods that are (its POST / takes every path).
+func TestServer_aMethodAPathIsNotServedForIs405WithAllow(t *testing.T) {
+	for name, s := range map[string]*runtime.Server{
+		"event function":   runtime.NewServer(runtime.ServerOptions{Handler: &recorder{}}),
+		"trigger function": runtime.NewServer(runtime.ServerOptions{Trigger: func(context.Context) error { return nil }}),
+	} {
+		for _, c := range []struct{ method, path, allow string }{
+			{http.MethodGet, "/", "POST"},
+			{http.MethodPut, "/", "POST"},
+			{http.MethodDelete, "/health/readiness", "GET, HEAD, POST"},
+		} {
+			req, _ := http.NewRequest(c.method, c.path, nil)
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, req)
+			if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != c.allow {
+				t.Errorf("%s: %s %s = %d Allow %q, want 405 Allow %q", name, c.method, c.path, w.Code, w.Header().Get("Allow"), c.allow)
+			}
+		}
 	}
 }
