@@ -74,7 +74,31 @@ const (
 type Outgoing struct {
 	Type string
 	Key  string
-	Data any
+	// Entity names what Key identifies (EntityAnfrage, EntitySearch,
+	// EntityTherapist). The outbox publishes the events of one entity in
+	// the order they were written (OrderingKey); empty orders by Key alone.
+	Entity string
+	Data   any
+}
+
+// The entities emitted events are about. The seed keys events by the bare
+// id, so "2" is anfrage 2, search 2 and therapist 2 at once; ordering by
+// entity and id keeps one entity's events in order without a stuck event
+// of one entity holding back another's.
+const (
+	EntityAnfrage   = "anfrage"
+	EntitySearch    = "search"
+	EntityTherapist = "therapist"
+)
+
+// OrderingKey is what the outbox keeps the order of: entity:key
+// ("anfrage:2"), or the key when the event names no entity. The Kafka
+// record key stays Key.
+func (o Outgoing) OrderingKey() string {
+	if o.Entity == "" {
+		return o.Key
+	}
+	return o.Entity + ":" + o.Key
 }
 
 func key(id int64) string { return strconv.FormatInt(id, 10) }
@@ -92,7 +116,7 @@ func NewAnfrageCreated(d AnfrageCreatedData) Outgoing {
 	if d.PatientIDs == nil {
 		d.PatientIDs = []int64{}
 	}
-	return Outgoing{Type: AnfrageCreated, Key: key(d.AnfrageID), Data: d}
+	return Outgoing{Type: AnfrageCreated, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
 }
 
 // Communication types of therapeutenanfrage.sent.
@@ -110,7 +134,7 @@ type AnfrageSentData struct {
 
 // NewAnfrageSent builds therapeutenanfrage.sent, keyed by the anfrage.
 func NewAnfrageSent(d AnfrageSentData) Outgoing {
-	return Outgoing{Type: AnfrageSent, Key: key(d.AnfrageID), Data: d}
+	return Outgoing{Type: AnfrageSent, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
 }
 
 // AnfrageResponseReceivedData is the payload of therapeutenanfrage.response_received.
@@ -124,7 +148,7 @@ type AnfrageResponseReceivedData struct {
 
 // NewAnfrageResponseReceived builds therapeutenanfrage.response_received, keyed by the anfrage.
 func NewAnfrageResponseReceived(d AnfrageResponseReceivedData) Outgoing {
-	return Outgoing{Type: AnfrageResponseReceived, Key: key(d.AnfrageID), Data: d}
+	return Outgoing{Type: AnfrageResponseReceived, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
 }
 
 // AnfrageCancelledData is the payload of therapeutenanfrage.cancelled.
@@ -136,7 +160,7 @@ type AnfrageCancelledData struct {
 
 // NewAnfrageCancelled builds therapeutenanfrage.cancelled, keyed by the anfrage.
 func NewAnfrageCancelled(d AnfrageCancelledData) Outgoing {
-	return Outgoing{Type: AnfrageCancelled, Key: key(d.AnfrageID), Data: d}
+	return Outgoing{Type: AnfrageCancelled, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
 }
 
 // AnfrageFollowUpScheduledData is the payload of therapeutenanfrage.follow_up_scheduled.
@@ -150,7 +174,7 @@ type AnfrageFollowUpScheduledData struct {
 
 // NewAnfrageFollowUpScheduled builds therapeutenanfrage.follow_up_scheduled, keyed by the anfrage.
 func NewAnfrageFollowUpScheduled(d AnfrageFollowUpScheduledData) Outgoing {
-	return Outgoing{Type: AnfrageFollowUpScheduled, Key: key(d.AnfrageID), Data: d}
+	return Outgoing{Type: AnfrageFollowUpScheduled, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
 }
 
 // SearchStatusChangedData is the payload of search.status_changed. OldStatus
@@ -164,7 +188,7 @@ type SearchStatusChangedData struct {
 
 // NewSearchStatusChanged builds search.status_changed, keyed by the search.
 func NewSearchStatusChanged(d SearchStatusChangedData) Outgoing {
-	return Outgoing{Type: SearchStatusChanged, Key: key(d.SearchID), Data: d}
+	return Outgoing{Type: SearchStatusChanged, Key: key(d.SearchID), Entity: EntitySearch, Data: d}
 }
 
 // Reasons of cooling.period_started.
@@ -182,5 +206,5 @@ type CoolingPeriodStartedData struct {
 
 // NewCoolingPeriodStarted builds cooling.period_started, keyed by the therapist.
 func NewCoolingPeriodStarted(d CoolingPeriodStartedData) Outgoing {
-	return Outgoing{Type: CoolingPeriodStarted, Key: key(d.TherapistID), Data: d}
+	return Outgoing{Type: CoolingPeriodStarted, Key: key(d.TherapistID), Entity: EntityTherapist, Data: d}
 }

@@ -25,23 +25,24 @@ func Add(ctx context.Context, tx pgx.Tx, evs ...events.Outgoing) ([]string, erro
 	}
 	types := make([]string, len(evs))
 	keys := make([]string, len(evs))
+	orders := make([]string, len(evs))
 	payloads := make([]string, len(evs))
 	for i, ev := range evs {
 		payload, err := json.Marshal(ev.Data)
 		if err != nil {
 			return nil, fmt.Errorf("outbox: marshal %s: %w", ev.Type, err)
 		}
-		types[i], keys[i], payloads[i] = ev.Type, ev.Key, string(payload)
+		types[i], keys[i], orders[i], payloads[i] = ev.Type, ev.Key, ev.OrderingKey(), string(payload)
 	}
 	// seq is drawn in insertion order, which ORDER BY n makes the order of
 	// evs; RETURNING has no order of its own, so the ids are sorted by seq.
 	rows, err := tx.Query(ctx, `
-		INSERT INTO matching_service.outbox (event_type, partition_key, payload)
-		SELECT e.type, e.key, e.payload::jsonb
-		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS e(type, key, payload, n)
+		INSERT INTO matching_service.outbox (event_type, partition_key, ordering_key, payload)
+		SELECT e.type, e.key, e.ordering, e.payload::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(type, key, ordering, payload, n)
 		ORDER BY e.n
 		RETURNING id::text, seq`,
-		types, keys, payloads)
+		types, keys, orders, payloads)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: insert %d events: %w", len(evs), err)
 	}
@@ -72,10 +73,10 @@ func addOne(ctx context.Context, tx pgx.Tx, ev events.Outgoing) ([]string, error
 	}
 	var id string
 	err = tx.QueryRow(ctx, `
-		INSERT INTO matching_service.outbox (event_type, partition_key, payload)
-		VALUES ($1, $2, $3::jsonb)
+		INSERT INTO matching_service.outbox (event_type, partition_key, ordering_key, payload)
+		VALUES ($1, $2, $3, $4::jsonb)
 		RETURNING id::text`,
-		ev.Type, ev.Key, string(payload)).Scan(&id)
+		ev.Type, ev.Key, ev.OrderingKey(), string(payload)).Scan(&id)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: insert %s: %w", ev.Type, err)
 	}

@@ -14,11 +14,14 @@ type row struct {
 	id        string
 	seq       int64
 	eventType string
-	key       string
-	payload   []byte
-	created   time.Time
-	// inOrder is false when an older row of the key is unpublished and not
-	// held by this publisher: the row must wait.
+	// key is the partition key (the record's Kafka key); order is what the
+	// row is kept in order with (ordering_key: entity and id).
+	key     string
+	order   string
+	payload []byte
+	created time.Time
+	// inOrder is false when an older row of its ordering key is
+	// unpublished and not held by this publisher: the row must wait.
 	inOrder bool
 }
 
@@ -38,14 +41,15 @@ type outcome struct {
 }
 
 // claimColumns is the select list of both claims; in_order is computed
-// against the rows the same statement locked (the claimed CTE), and
-// idx_outbox_unpublished_key (partition_key, seq) makes it one index probe
-// per row however large the backlog.
+// against the rows the same statement locked (the claimed CTE), per
+// ordering key (entity and id, not the bare partition key: migration
+// 00007), and idx_outbox_unpublished_order (ordering_key, seq) makes it one
+// index probe per row however large the backlog.
 const claimColumns = `
-SELECT c.id::text, c.seq, c.event_type, c.partition_key, c.payload, c.created_at,
+SELECT c.id::text, c.seq, c.event_type, c.partition_key, c.ordering_key, c.payload, c.created_at,
        NOT EXISTS (
            SELECT 1 FROM matching_service.outbox o
-           WHERE o.partition_key = c.partition_key
+           WHERE o.ordering_key = c.ordering_key
              AND o.published_at IS NULL
              AND o.seq < c.seq
              AND o.id NOT IN (SELECT id FROM claimed)
@@ -63,24 +67,24 @@ ORDER BY c.seq`
 // rows may be sent now.
 const claimByID = `
 WITH claimed AS (
-    SELECT id, seq, event_type, partition_key, payload, created_at
+    SELECT id, seq, event_type, partition_key, ordering_key, payload, created_at
     FROM matching_service.outbox
     WHERE id = ANY($1::text[]::uuid[]) AND published_at IS NULL
     FOR UPDATE SKIP LOCKED
 )` + claimColumns
 
 // claimNext locks the oldest unpublished rows after the cursor seq $2, of
-// keys not given up on in this run ($3), up to $1 rows. The partial index
-// idx_outbox_unpublished serves the ORDER BY seq. Rows another publisher
-// holds are skipped; rows of their key behind them come back with in_order
-// false.
+// ordering keys not given up on in this run ($3), up to $1 rows. The
+// partial index idx_outbox_unpublished serves the ORDER BY seq. Rows another
+// publisher holds are skipped; rows of their ordering key behind them come
+// back with in_order false.
 const claimNext = `
 WITH claimed AS (
-    SELECT id, seq, event_type, partition_key, payload, created_at
+    SELECT id, seq, event_type, partition_key, ordering_key, payload, created_at
     FROM matching_service.outbox
     WHERE published_at IS NULL
       AND seq > $2
-      AND partition_key <> ALL($3::text[])
+      AND ordering_key <> ALL($3::text[])
     ORDER BY seq
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -166,7 +170,7 @@ func claim(ctx context.Context, conn *pgxpool.Conn, query string, args ...any) (
 	}
 	rows, err := pgx.CollectRows(q, func(q pgx.CollectableRow) (row, error) {
 		var r row
-		err := q.Scan(&r.id, &r.seq, &r.eventType, &r.key, &r.payload, &r.created, &r.inOrder)
+		err := q.Scan(&r.id, &r.seq, &r.eventType, &r.key, &r.order, &r.payload, &r.created, &r.inOrder)
 		return r, err
 	})
 	if err != nil {

@@ -38,6 +38,7 @@ type fakeSink struct {
 	mu       sync.Mutex
 	status   int            // reply to every event
 	badKeys  map[string]int // reply for events of these partition keys
+	badTypes map[string]int // reply for events of these types
 	hang     bool           // hold every request until the client gives up
 	gate     chan struct{}  // if set, hold every request until it is closed
 	held     int            // requests being held by the gate
@@ -47,7 +48,7 @@ type fakeSink struct {
 }
 
 func newFakeSink(t *testing.T) *fakeSink {
-	f := &fakeSink{status: http.StatusAccepted, badKeys: map[string]int{}}
+	f := &fakeSink{status: http.StatusAccepted, badKeys: map[string]int{}, badTypes: map[string]int{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -79,6 +80,10 @@ func (f *fakeSink) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	key, _ := e.Extensions()["partitionkey"].(string)
 	if code, bad := f.badKeys[key]; bad {
+		w.WriteHeader(code)
+		return
+	}
+	if code, bad := f.badTypes[e.Type()]; bad {
 		w.WriteHeader(code)
 		return
 	}

@@ -23,8 +23,8 @@ const (
 	// larger batch means fewer transactions; each claimed row stays locked
 	// until the whole batch has been tried.
 	DefaultBatchSize = 100
-	// keysInParallel is how many partition keys are sent at the same time;
-	// the rows of one key are always sent one after the other.
+	// keysInParallel is how many ordering keys are sent at the same time;
+	// the rows of one ordering key are always sent one after the other.
 	keysInParallel = 16
 	// batchInterval is the least time between the starts of two batches of
 	// Publish under load (see flush, the Publisher's doc and DESIGN.md): the
@@ -79,8 +79,12 @@ func WithObserver(fn func(eventType string, err error, d time.Duration)) Option 
 // wrote them (Publish) and, for what could not be delivered then, later
 // (Relay).
 //
-// Order per partition key: a row is sent only when no older row of its key
-// is unpublished, and only by the publisher holding its row lock. Both
+// Order per entity: a row is sent only when no older row of its ordering
+// key is unpublished, and only by the publisher holding its row lock. The
+// ordering key is the entity and id the event is about ("anfrage:2",
+// events.Outgoing.OrderingKey); the partition key (the seed's Kafka key, the
+// bare id) is shared by unrelated entities, and ordering by it let a stuck
+// event of search 2 hold back anfrage 2's. Below, "key" is the ordering key. Both
 // Publish and Relay claim rows with SELECT … FOR UPDATE SKIP LOCKED in a
 // transaction that lasts until the rows are marked, and in the same
 // statement drop every claimed row that has an older unpublished row of its

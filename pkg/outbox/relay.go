@@ -7,8 +7,9 @@ import (
 )
 
 // Relay publishes every publishable row, oldest first, until none is left,
-// and returns how many it published. A key whose oldest row fails is given
-// up on for this run — its later rows wait — while the other keys proceed.
+// and returns how many it published. An ordering key (entity and id) whose
+// oldest row fails is given up on for this run — its later rows wait —
+// while the other keys proceed, those with the same partition key included.
 // Every failed attempt is recorded on its row (attempts, last_error). The
 // error reports a database failure or, when some events could not be
 // delivered, the first sink error.
@@ -44,7 +45,7 @@ func (p *Publisher) Relay(ctx context.Context) (published int, err error) {
 		}
 		for _, f := range out.failed {
 			cursor = max(cursor, f.row.seq)
-			giveUp(f.row.key)
+			giveUp(f.row.order)
 			failures++
 			if firstErr == nil {
 				firstErr = f.err
@@ -52,7 +53,7 @@ func (p *Publisher) Relay(ctx context.Context) (published int, err error) {
 		}
 		for _, r := range out.waiting {
 			cursor = max(cursor, r.seq)
-			giveUp(r.key)
+			giveUp(r.order)
 		}
 	}
 	if failures > 0 {

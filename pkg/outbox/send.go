@@ -9,23 +9,23 @@ import (
 	"github.com/curavani/matching/pkg/events"
 )
 
-// send delivers rows (in seq order): the rows of one key sequentially, up to
-// keysInParallel keys at a time.
+// send delivers rows (in seq order): the rows of one ordering key
+// sequentially, up to keysInParallel ordering keys at a time.
 func (p *Publisher) send(ctx context.Context, rows []row) outcome {
 	var keys []string
 	byKey := map[string][]row{}
 	var out outcome
 	for _, r := range rows {
 		// The claim marks a row out of order together with every later
-		// row of its key.
+		// row of its ordering key.
 		if !r.inOrder {
 			out.waiting = append(out.waiting, r)
 			continue
 		}
-		if _, ok := byKey[r.key]; !ok {
-			keys = append(keys, r.key)
+		if _, ok := byKey[r.order]; !ok {
+			keys = append(keys, r.order)
 		}
-		byKey[r.key] = append(byKey[r.key], r)
+		byKey[r.order] = append(byKey[r.order], r)
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
