@@ -21,6 +21,7 @@ import (
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/neighbours/fake"
 	"github.com/curavani/matching/pkg/placement"
+	"github.com/curavani/matching/pkg/store"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -52,12 +53,28 @@ func withMatching(fn func(*config.Matching)) option {
 
 func newEnv(t testing.TB, opts ...option) *env {
 	t.Helper()
-	pool, _ := storetest.New(t)
+	return newEnvWithPool(t, 0, opts...)
+}
+
+// newEnvWithPool is newEnv with a pool of poolSize connections of the API's
+// own (as DATABASE_MAX_CONNS gives it; the test's helpers keep theirs), or
+// the test's pool when poolSize is 0.
+func newEnvWithPool(t testing.TB, poolSize int32, opts ...option) *env {
+	t.Helper()
+	pool, url := storetest.New(t)
 	f, ncfg := fake.Start(t)
 	clients := neighbours.NewClients(ncfg)
 	e := &env{t: t, pool: pool, fake: f, pub: &recordingPublisher{}, ncfg: ncfg, now: testNow}
+	apiPool := pool
+	if poolSize > 0 {
+		var err error
+		if apiPool, err = store.Open(context.Background(), url, poolSize); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(apiPool.Close)
+	}
 	cfg := api.Config{Config: placement.Config{
-		Pool:          pool,
+		Pool:          apiPool,
 		Patients:      clients.Patients,
 		Therapists:    clients.Therapists,
 		Distances:     clients.Distances,
