@@ -71,6 +71,7 @@ func Wire(s Settings, d runtime.Deps) *Server {
 			Communication: clients.Communication,
 			Matching:      s.Matching,
 			Log:           d.Log,
+			ClaimTTL:      placement.ClaimTTL(s.Neighbours.Timeout),
 		},
 		Tokens:      s.APITokens,
 		CORSOrigins: s.CORSAllowedOrigins,

@@ -192,6 +192,32 @@ func (c *CommunicationClient) PhoneCallsForAnfrage(ctx context.Context, anfrageI
 	return calls, nil
 }
 
+// EmailsToTherapist lists the emails whose therapist_id is therapistID,
+// with their subjects. Records of another therapist are dropped, in case a
+// service ignores the filter.
+func (c *CommunicationClient) EmailsToTherapist(ctx context.Context, therapistID int64) ([]EmailRecord, error) {
+	items, err := c.s.list(ctx, "/api/emails", url.Values{"therapist_id": {strconv.FormatInt(therapistID, 10)}})
+	if err != nil {
+		return nil, err
+	}
+	emails := make([]EmailRecord, 0, len(items))
+	for _, it := range items {
+		var email struct {
+			ID          int64  `json:"id"`
+			TherapistID *int64 `json:"therapist_id"`
+			Betreff     string `json:"betreff"`
+		}
+		if err := json.Unmarshal(it, &email); err != nil {
+			return nil, c.s.unavailable(fmt.Errorf("decode email: %w", err))
+		}
+		if email.TherapistID != nil && *email.TherapistID != therapistID {
+			continue
+		}
+		emails = append(emails, EmailRecord{ID: email.ID, Betreff: email.Betreff})
+	}
+	return emails, nil
+}
+
 // isoDate reads a JSON string holding an ISO date, or a datetime whose date
 // part is taken, and returns YYYY-MM-DD; anything else gives "".
 func isoDate(raw json.RawMessage) string {

@@ -146,6 +146,10 @@ func TestEveryMethod_outageIsUnavailableNeverNotFound(t *testing.T) {
 			_, err := c.Communication.PhoneCallsForAnfrage(ctx, 2)
 			return err
 		}},
+		"EmailsToTherapist": {fake.CommunicationService, func(ctx context.Context, c *neighbours.Clients) error {
+			_, err := c.Communication.EmailsToTherapist(ctx, 1)
+			return err
+		}},
 		"DistanceKM": {fake.GeocodingService, func(ctx context.Context, c *neighbours.Clients) error {
 			_, _, err := c.Distances.DistanceKM(ctx, neighbours.DistanceQuery{Origin: "10115 Berlin", Destination: "10117 Berlin"})
 			return err
@@ -161,13 +165,13 @@ func TestEveryMethod_outageIsUnavailableNeverNotFound(t *testing.T) {
 		},
 		"500 on every endpoint": func(t *testing.T, f *fake.Fake, cfg *config.Neighbours, service string) {
 			for _, ep := range []fake.Endpoint{fake.GetPatient, fake.GetTherapist, fake.ListTherapists, fake.UpdateTherapist,
-				fake.CreateEmail, fake.CreatePhoneCall, fake.ListPhoneCalls, fake.CalculateDistance} {
+				fake.CreateEmail, fake.CreatePhoneCall, fake.ListPhoneCalls, fake.ListEmails, fake.CalculateDistance} {
 				f.FailNext(ep, 1, http.StatusInternalServerError)
 			}
 		},
 		"connection dropped": func(t *testing.T, f *fake.Fake, cfg *config.Neighbours, service string) {
 			for _, ep := range []fake.Endpoint{fake.GetPatient, fake.GetTherapist, fake.ListTherapists, fake.UpdateTherapist,
-				fake.CreateEmail, fake.CreatePhoneCall, fake.ListPhoneCalls, fake.CalculateDistance} {
+				fake.CreateEmail, fake.CreatePhoneCall, fake.ListPhoneCalls, fake.ListEmails, fake.CalculateDistance} {
 				f.FailNext(ep, 1, 0)
 			}
 		},
@@ -503,5 +507,34 @@ func TestClients_concurrentCallsShareOneClientSafely(t *testing.T) {
 	}
 	if n := f.Count(fake.GetPatient); n != 200 {
 		t.Errorf("count = %d", n)
+	}
+}
+
+// The emails of a therapist come back with their subjects, those of other
+// therapists not, also from a service that ignores the filter.
+func TestEmailsToTherapist_listsTheTherapistsEmailsWithTheirSubjects(t *testing.T) {
+	f, cfg := fake.Start(t)
+	c := neighbours.NewClients(cfg)
+	ctx := context.Background()
+	mail := func(tid int64, subject string) int64 {
+		id, err := c.Communication.CreateEmail(ctx, neighbours.Email{TherapistID: tid, Betreff: subject, InhaltMarkdown: "x", EmpfaengerEmail: "a@b", EmpfaengerName: "A"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	a := mail(3, "Suche Psychotherapieplätze - Ref: A1")
+	mail(4, "Suche Psychotherapieplätze - Ref: A2")
+	b := mail(3, "Suche Psychotherapieplätze - Ref: A3")
+	for _, bare := range []bool{false, true} {
+		f.SetBareLists(bare)
+		got, err := c.Communication.EmailsToTherapist(ctx, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []neighbours.EmailRecord{{ID: b, Betreff: "Suche Psychotherapieplätze - Ref: A3"}, {ID: a, Betreff: "Suche Psychotherapieplätze - Ref: A1"}}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("bare lists %v (-want +got):\n%s", bare, d)
+		}
 	}
 }

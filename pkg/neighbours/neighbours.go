@@ -43,4 +43,9 @@ type Communication interface {
 	// anfrageID (GET /api/phone-calls?therapeutenanfrage_id=…), with the
 	// date and time each is planned for.
 	PhoneCallsForAnfrage(ctx context.Context, anfrageID int64) ([]PhoneCallRecord, error)
+	// EmailsToTherapist lists the emails to therapistID (GET
+	// /api/emails?therapist_id=…) with their subjects, so that a send that
+	// may have created its email before it failed can find and adopt it
+	// (the subject carries the anfrage's reference).
+	EmailsToTherapist(ctx context.Context, therapistID int64) ([]EmailRecord, error)
 }

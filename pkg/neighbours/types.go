@@ -79,6 +79,13 @@ type PhoneCall struct {
 	Notizen              string `json:"notizen"`
 }
 
+// EmailRecord is an email as the communication service lists it (GET
+// /api/emails): its id and subject.
+type EmailRecord struct {
+	ID      int64
+	Betreff string
+}
+
 // PhoneCallRecord is a phone call as the communication service lists it
 // (GET /api/phone-calls): the parts matching reads. GeplantesDatum
 // (YYYY-MM-DD) and GeplanteZeit (HH:MM) are empty when the service sent null,

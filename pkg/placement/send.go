@@ -75,101 +75,50 @@ func Letter(t neighbours.Therapist, patients []matching.Patient, anfrageID int64
 // down; 500 "Failed to send anfrage: …" when the therapist is gone, a
 // patient record is missing or the communication service refuses.
 //
-// The anfrage's row lock is held from the check "not sent yet" across the
-// call to the communication service until the commit that records the send,
-// so of two concurrent sends one creates the email and the other, once the
-// lock is free, finds the anfrage sent (400). The lock costs one pooled
-// connection for the length of one neighbour call (bounded by
-// NEIGHBOUR_TIMEOUT) and blocks nothing but other sends and responses of the
-// same anfrage. The therapist and patient records are read before the lock
-// is taken. What remains is the crash window of any non-idempotent remote
-// create: if the commit fails after the communication service created the
-// email (or the call timed out after it did), the anfrage stays unsent and a
-// retry creates a second email.
+// No transaction spans the call to the communication service, so a slow
+// service holds neither a pooled connection nor a row lock: Send reads
+// what the letter needs, claims the anfrage in one short transaction
+// (store.ClaimAnfrage: not cancelled, not sent, no other sender's claim),
+// calls the service with nothing held, and records the email or call with
+// the event in a second transaction that ends the claim. Of two concurrent
+// sends the second waits for the first's claim to end, as it waited for the
+// row lock before, and then finds the anfrage sent (400).
+//
+// What makes a retry safe: a claim that ended without a recorded result
+// (the call failed, possibly after the service created the email; the
+// process died; the record's commit failed) leaves its token, and the next
+// sender, told Earlier, first looks for the email with the anfrage's subject
+// (or the call for the anfrage) and adopts it instead of creating another.
+// A second email remains possible only when the service created one without
+// answering (a timeout) and does not list it yet when the retry looks, or
+// when a claim expired (Config.ClaimTTL, well above NEIGHBOUR_TIMEOUT) while
+// its sender was still waiting for the service. An anfrage cancelled or
+// deleted while its email was being created is not marked sent: the answer
+// is 409 or 404 and the log names the email.
 func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
-	a, err := store.GetAnfrage(ctx, s.cfg.Pool, id)
+	a, t, patients, err := s.prepareSend(ctx, id)
 	if err != nil {
 		return Sent{}, err
 	}
-	if err := checkSendable(a); err != nil {
-		return Sent{}, err
-	}
-	t, err := s.cfg.Therapists.Therapist(ctx, a.TherapistID)
-	if err != nil {
-		if fault.KindOf(err) == fault.NotFound {
-			return Sent{}, sendFailed("Therapist not found", err)
-		}
-		return Sent{}, err
-	}
-	entries, err := store.AnfrageEntries(ctx, s.cfg.Pool, id)
+	claim, err := s.claimSend(ctx, id)
 	if err != nil {
 		return Sent{}, err
 	}
-	found, err := neighbours.FetchAll(ctx, patientIDs(entries), s.cfg.Concurrency, s.cfg.Patients.Patient)
-	if err != nil {
-		return Sent{}, err
-	}
-	patients := make([]matching.Patient, 0, len(entries))
-	for _, e := range entries {
-		if p, ok := found[e.PatientID]; ok {
-			patients = append(patients, p.Matching())
-		}
-	}
-	if len(patients) != a.Size || len(patients) == 0 {
-		return Sent{}, sendFailed("Patient data incomplete", nil)
-	}
-
-	now := s.now()
-	today := s.today(now)
-	res := Sent{AnfrageID: id, SentAt: now}
 	// From here on a caller hanging up must not abort the send half-way
 	// (an email created, its anfrage not marked): NEIGHBOUR_TIMEOUT and the
 	// database bound the rest.
 	ctx = context.WithoutCancel(ctx)
+	now := s.now()
+	res, err := s.communicate(ctx, claim, t, patients, id, s.today(now))
+	if err != nil {
+		if rerr := store.ReleaseClaim(ctx, s.cfg.Pool, id, claim.Token); rerr != nil {
+			s.log.Warn("anfrage send: claim not released; it expires by itself", "anfrage_id", id, "error", rerr.Error())
+		}
+		return Sent{}, err
+	}
+	res.SentAt = now
 	ids, err := s.transact(ctx, func(tx pgx.Tx) ([]events.Outgoing, error) {
-		locked, err := store.LockAnfrage(ctx, tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkSendable(locked); err != nil {
-			return nil, err
-		}
-		var commID int64
-		if letter := Letter(t, patients, id, today); letter.EmpfaengerEmail != "" {
-			res.Channel = events.ChannelEmail
-			letter.Status = emailQueued
-			eid, err := s.cfg.Communication.CreateEmail(ctx, letter)
-			if err != nil {
-				if fault.KindOf(err) == fault.Unavailable {
-					return nil, err
-				}
-				return nil, sendFailed("Email creation failed", err)
-			}
-			res.EmailID, commID = &eid, eid
-		} else {
-			res.Channel = events.ChannelPhoneCall
-			day := matching.NextWorkingDay(today)
-			pid, err := s.cfg.Communication.CreatePhoneCall(ctx, neighbours.PhoneCall{
-				TherapistID:          t.ID,
-				TherapeutenanfrageID: id,
-				GeplantesDatum:       day.Format("2006-01-02"),
-				GeplanteZeit:         matching.CallTime(t.TelefonischeErreichbarkeit, day, s.cfg.Matching.DefaultPhoneCallTime),
-				Notizen:              fmt.Sprintf("Follow-up für Anfrage A%d", id),
-			})
-			if err != nil {
-				if fault.KindOf(err) == fault.Unavailable {
-					return nil, err
-				}
-				return nil, sendFailed("Phone call scheduling failed", err)
-			}
-			res.PhoneCallID, commID = &pid, pid
-		}
-		if err := store.MarkSent(ctx, tx, id, res.EmailID, res.PhoneCallID, now); err != nil {
-			return nil, err
-		}
-		return []events.Outgoing{events.NewAnfrageSent(events.AnfrageSentData{
-			AnfrageID: id, CommunicationType: res.Channel, CommunicationID: &commID,
-		})}, nil
+		return s.recordSend(ctx, tx, claim, res)
 	})
 	if err != nil {
 		return Sent{}, err
@@ -178,4 +127,204 @@ func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
 		slog.Int64("therapist_id", a.TherapistID), slog.String("channel", res.Channel))
 	s.publish(ctx, ids)
 	return res, nil
+}
+
+// prepareSend reads what sending anfrage id needs, holding nothing: the
+// anfrage (refusing a sent or cancelled one at once), its therapist and its
+// patients' records.
+func (s *Service) prepareSend(ctx context.Context, id int64) (store.Anfrage, neighbours.Therapist, []matching.Patient, error) {
+	a, err := store.GetAnfrage(ctx, s.cfg.Pool, id)
+	if err != nil {
+		return a, neighbours.Therapist{}, nil, err
+	}
+	if err := checkSendable(a); err != nil {
+		return a, neighbours.Therapist{}, nil, err
+	}
+	t, err := s.cfg.Therapists.Therapist(ctx, a.TherapistID)
+	if err != nil {
+		if fault.KindOf(err) == fault.NotFound {
+			return a, t, nil, sendFailed("Therapist not found", err)
+		}
+		return a, t, nil, err
+	}
+	entries, err := store.AnfrageEntries(ctx, s.cfg.Pool, id)
+	if err != nil {
+		return a, t, nil, err
+	}
+	found, err := neighbours.FetchAll(ctx, patientIDs(entries), s.cfg.Concurrency, s.cfg.Patients.Patient)
+	if err != nil {
+		return a, t, nil, err
+	}
+	patients := make([]matching.Patient, 0, len(entries))
+	for _, e := range entries {
+		if p, ok := found[e.PatientID]; ok {
+			patients = append(patients, p.Matching())
+		}
+	}
+	if len(patients) != a.Size || len(patients) == 0 {
+		return a, t, nil, sendFailed("Patient data incomplete", nil)
+	}
+	return a, t, patients, nil
+}
+
+// claimPoll is how often a sender looks again at an anfrage another sender
+// holds a claim on.
+const claimPoll = 25 * time.Millisecond
+
+// claimSend claims anfrage id for this send, in a transaction that checks
+// it is still sendable. While another sender holds a claim it waits (with
+// no connection held) for that claim to end, then decides again: the
+// anfrage is sent by then (400), or the other send failed and this one goes
+// ahead. A caller that hangs up while waiting ends the wait.
+func (s *Service) claimSend(ctx context.Context, id int64) (store.Claim, error) {
+	for {
+		var (
+			claim   store.Claim
+			claimed bool
+		)
+		_, err := s.transact(ctx, func(tx pgx.Tx) ([]events.Outgoing, error) {
+			locked, err := store.LockAnfrage(ctx, tx, id)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkSendable(locked); err != nil {
+				return nil, err
+			}
+			claim, claimed, err = store.ClaimAnfrage(ctx, tx, id, s.cfg.ClaimTTL)
+			return nil, err
+		})
+		if err != nil || claimed {
+			return claim, err
+		}
+		t := time.NewTimer(claimPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return store.Claim{}, fault.Unavailablef("Anfrage %d is being sent by another request", id).Wrap(ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// communicate asks the communication service for the anfrage's email, or
+// for a phone call when the therapist has no address, holding no
+// transaction. After an earlier claim that recorded nothing it first looks
+// for what that attempt may have created, and adopts it.
+func (s *Service) communicate(ctx context.Context, claim store.Claim, t neighbours.Therapist, patients []matching.Patient, id int64, today time.Time) (Sent, error) {
+	res := Sent{AnfrageID: id}
+	if letter := Letter(t, patients, id, today); letter.EmpfaengerEmail != "" {
+		res.Channel = events.ChannelEmail
+		eid, err := s.adoptEmail(ctx, claim, t.ID, letter.Betreff, id)
+		if err == nil && eid == 0 {
+			letter.Status = emailQueued
+			eid, err = s.cfg.Communication.CreateEmail(ctx, letter)
+		}
+		if err != nil {
+			if fault.KindOf(err) == fault.Unavailable {
+				return res, err
+			}
+			return res, sendFailed("Email creation failed", err)
+		}
+		res.EmailID = &eid
+		return res, nil
+	}
+	res.Channel = events.ChannelPhoneCall
+	pid, err := s.adoptPhoneCall(ctx, claim, id)
+	if err == nil && pid == 0 {
+		day := matching.NextWorkingDay(today)
+		pid, err = s.cfg.Communication.CreatePhoneCall(ctx, neighbours.PhoneCall{
+			TherapistID:          t.ID,
+			TherapeutenanfrageID: id,
+			GeplantesDatum:       day.Format("2006-01-02"),
+			GeplanteZeit:         matching.CallTime(t.TelefonischeErreichbarkeit, day, s.cfg.Matching.DefaultPhoneCallTime),
+			Notizen:              fmt.Sprintf("Follow-up für Anfrage A%d", id),
+		})
+	}
+	if err != nil {
+		if fault.KindOf(err) == fault.Unavailable {
+			return res, err
+		}
+		return res, sendFailed("Phone call scheduling failed", err)
+	}
+	res.PhoneCallID = &pid
+	return res, nil
+}
+
+// adoptEmail returns the id of the email an earlier attempt created for
+// anfrage id (the therapist's email with its subject), or 0. Without an
+// earlier attempt it asks nothing.
+func (s *Service) adoptEmail(ctx context.Context, claim store.Claim, therapistID int64, subject string, id int64) (int64, error) {
+	if !claim.Earlier {
+		return 0, nil
+	}
+	emails, err := s.cfg.Communication.EmailsToTherapist(ctx, therapistID)
+	if err != nil {
+		return 0, err
+	}
+	var found int64
+	for _, e := range emails {
+		if e.Betreff == subject && (found == 0 || e.ID < found) {
+			found = e.ID
+		}
+	}
+	if found != 0 {
+		s.log.Info("anfrage send: adopting the email an earlier attempt created", "anfrage_id", id, "email_id", found)
+	}
+	return found, nil
+}
+
+// adoptPhoneCall is adoptEmail for the call of an anfrage sent by phone.
+func (s *Service) adoptPhoneCall(ctx context.Context, claim store.Claim, id int64) (int64, error) {
+	if !claim.Earlier {
+		return 0, nil
+	}
+	calls, err := s.cfg.Communication.PhoneCallsForAnfrage(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	var found int64
+	for _, c := range calls {
+		if found == 0 || c.ID < found {
+			found = c.ID
+		}
+	}
+	if found != 0 {
+		s.log.Info("anfrage send: adopting the phone call an earlier attempt created", "anfrage_id", id, "phone_call_id", found)
+	}
+	return found, nil
+}
+
+// recordSend stores the send res under claim (in tx) and returns its
+// event. The anfrage may have changed while the service was asked: deleted
+// (404), cancelled (409), or taken over by another sender after the claim
+// expired (409, or 400 once that one recorded its send); then nothing is
+// recorded, and the log names the email or call that now exists without
+// its anfrage knowing.
+func (s *Service) recordSend(ctx context.Context, tx pgx.Tx, claim store.Claim, res Sent) ([]events.Outgoing, error) {
+	id := res.AnfrageID
+	locked, err := store.LockAnfrage(ctx, tx, id)
+	if err == nil {
+		var held bool
+		if held, err = store.FinishClaim(ctx, tx, id, claim.Token); err == nil && !held {
+			err = fault.Conflictf("Anfrage %d was taken over by another send while this one waited for the communication service", id)
+		}
+	}
+	if err == nil {
+		err = checkSendable(locked)
+	}
+	if err != nil {
+		s.log.Warn("anfrage send: the communication exists but the anfrage was not marked sent",
+			"anfrage_id", id, "email_id", res.EmailID, "phone_call_id", res.PhoneCallID, "error", err.Error())
+		return nil, err
+	}
+	if err := store.MarkSent(ctx, tx, id, res.EmailID, res.PhoneCallID, res.SentAt); err != nil {
+		return nil, err
+	}
+	commID := res.EmailID
+	if commID == nil {
+		commID = res.PhoneCallID
+	}
+	return []events.Outgoing{events.NewAnfrageSent(events.AnfrageSentData{
+		AnfrageID: id, CommunicationType: res.Channel, CommunicationID: commID,
+	})}, nil
 }

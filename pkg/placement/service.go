@@ -57,6 +57,17 @@ type Config struct {
 	Log         *slog.Logger
 	// Now is the clock (UTC); nil means time.Now.
 	Now func() time.Time
+	// ClaimTTL is how long a send's claim on an anfrage holds before
+	// another sender may take it over (Send); 0 means ClaimTTL(5s).
+	ClaimTTL time.Duration
+}
+
+// ClaimTTL is the claim duration for a neighbour timeout: long enough for
+// the calls one send or follow-up makes (a lookup and a create, each
+// bounded by NEIGHBOUR_TIMEOUT) with room to spare, at least a minute; a
+// claim outlived only by a dead holder is taken over after it.
+func ClaimTTL(neighbourTimeout time.Duration) time.Duration {
+	return max(time.Minute, 4*neighbourTimeout)
 }
 
 // Service runs the use cases. It is safe for concurrent use.
@@ -67,7 +78,7 @@ type Service struct {
 }
 
 // WithDefaults returns c with its unset optional fields set: a logger that
-// discards, time.Now, Concurrency 16.
+// discards, time.Now, Concurrency 16, ClaimTTL for a 5 s neighbour timeout.
 func (c Config) WithDefaults() Config {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -77,6 +88,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 16
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = ClaimTTL(5 * time.Second)
 	}
 	return c
 }
