@@ -100,8 +100,9 @@ func run(ctx context.Context, cfg spec) int {
 		opt.Now, _ = followup.ParseAsOf(cfg.FollowUp.AsOf, opt.Now, loc) // validated
 	}
 
-	// One connection pages through the selection, each worker holds one
-	// while it follows up an anfrage.
+	// One connection pages through the selection; each worker uses one to
+	// claim an anfrage and to record its call (not while it waits for the
+	// neighbours).
 	workers := max(int(cfg.Database.MaxConns)-1, 1)
 	common := cfg.Common
 	common.Database.MaxConns = int32(workers + 1)
@@ -114,14 +115,15 @@ func run(ctx context.Context, cfg spec) int {
 
 	clients := neighbours.NewClients(cfg.Neighbours)
 	job := &followup.Job{
-		Pool:          deps.Pool,
-		Therapists:    clients.Therapists,
-		Communication: clients.Communication,
-		Log:           log,
-		ThresholdDays: cfg.Matching.FollowUpThresholdDays,
-		DefaultTime:   cfg.Matching.DefaultPhoneCallTime,
-		Location:      loc,
-		Workers:       workers,
+		Pool:             deps.Pool,
+		Therapists:       clients.Therapists,
+		Communication:    clients.Communication,
+		Log:              log,
+		ThresholdDays:    cfg.Matching.FollowUpThresholdDays,
+		DefaultTime:      cfg.Matching.DefaultPhoneCallTime,
+		Location:         loc,
+		Workers:          workers,
+		NeighbourTimeout: cfg.Neighbours.Timeout,
 	}
 	// Without a sink the events wait in the outbox for outbox-relay; trying
 	// to publish them here would only record a failed attempt on each.

@@ -9,6 +9,7 @@ import (
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/runtime"
+	"github.com/curavani/matching/pkg/store"
 )
 
 // Settings are the anfrage API's environment besides config.Common: the
@@ -71,7 +72,7 @@ func Wire(s Settings, d runtime.Deps) *Server {
 			Communication: clients.Communication,
 			Matching:      s.Matching,
 			Log:           d.Log,
-			ClaimTTL:      placement.ClaimTTL(s.Neighbours.Timeout),
+			ClaimTTL:      store.ClaimTTL(s.Neighbours.Timeout),
 		},
 		Tokens:      s.APITokens,
 		CORSOrigins: s.CORSAllowedOrigins,

@@ -4,34 +4,34 @@
 // its therapist through the communication service, and the event
 // therapeutenanfrage.follow_up_scheduled through the outbox.
 //
-// The job never creates a second call for an anfrage, whatever overlaps or
-// fails: each anfrage is claimed with a row lock (FOR UPDATE SKIP LOCKED) in
-// its own short transaction, which stays open while the communication
-// service is asked and until phone_call_id is committed; and before creating
-// a call the job asks whether the anfrage already has one (a run killed
-// after the call was created but before the commit) and adopts it.
+// No transaction spans a call to a neighbour: each anfrage is claimed in a
+// short transaction (FOR UPDATE SKIP LOCKED and a claim on the row,
+// store.ClaimAnfrage), the therapist service and the communication service
+// are asked with no connection or lock held, and the call is recorded with
+// its event in a second short transaction that ends the claim. Overlapping
+// runs skip an anfrage another run holds a claim on; before creating a call
+// the job asks whether the anfrage already has one (a run killed after the
+// call was created but before it was recorded, whose claim then expired)
+// and adopts it. A second call remains possible only when the service
+// created one without answering and does not list it yet when the next run
+// looks, or when a claim expired (store.ClaimTTL) while its run still
+// waited.
 package followup
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
 	"github.com/curavani/matching/pkg/neighbours"
-	"github.com/curavani/matching/pkg/outbox"
 	"github.com/curavani/matching/pkg/store"
 )
 
@@ -51,10 +51,14 @@ type Job struct {
 	// Location is TIMEZONE: calendar days, "today" and the call's weekday are
 	// those of this zone.
 	Location *time.Location
-	// Workers is how many anfragen are followed up at once (default 1). Each
-	// holds a database connection while it talks to the neighbours, so the
-	// pool needs Workers+1 connections (one for paging the selection).
+	// Workers is how many anfragen are followed up at once (default 1). A
+	// worker uses a database connection only to claim an anfrage and to
+	// record its call, not while it talks to the neighbours.
 	Workers int
+	// NeighbourTimeout is NEIGHBOUR_TIMEOUT (default 5 s); a worker's claim
+	// on an anfrage holds store.ClaimTTL of it before another run may take
+	// it over.
+	NeighbourTimeout time.Duration
 	// PageSize is how many candidates one selection query reads (default 500).
 	PageSize int
 	// Outbox, if set, publishes the outbox once the run has written its
@@ -281,142 +285,4 @@ func (j *Job) publish(ctx context.Context, sum Summary) {
 		return
 	}
 	j.Log.Info("follow-up: events published", "published", n)
-}
-
-type outcome int
-
-const (
-	scheduled outcome = iota
-	adopted
-	skipped
-)
-
-// followUp claims one candidate and gives it its call. In a dry run it only
-// reports what it would do.
-func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (outcome, error) {
-	if p.dryRun {
-		therapist, existing, err := j.prepare(ctx, c)
-		if err != nil {
-			return 0, err
-		}
-		date, at := j.slot(therapist, existing, p)
-		if existing.ID != 0 {
-			j.Log.Info("dry run: would adopt the existing follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID,
-				"phone_call_id", existing.ID, "scheduled_date", date, "scheduled_time", at)
-			return adopted, nil
-		}
-		j.Log.Info("dry run: would schedule a follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID, "scheduled_date", date, "scheduled_time", at)
-		return scheduled, nil
-	}
-
-	var (
-		out     outcome
-		ev      events.AnfrageFollowUpScheduledData
-		eventID string
-	)
-	err := store.WithTx(ctx, j.Pool, func(tx pgx.Tx) error {
-		// The row lock taken here is held until commit, across the calls
-		// to the neighbours below: see the package comment.
-		a, ok, err := store.ClaimFollowUp(ctx, tx, c.ID, p.cutoff)
-		if err != nil || !ok {
-			out = skipped
-			return err
-		}
-		therapist, existing, err := j.prepare(ctx, a)
-		if err != nil {
-			return err
-		}
-		date, at := j.slot(therapist, existing, p)
-		callID := existing.ID
-		out = adopted
-		if callID == 0 {
-			out = scheduled
-			callID, err = j.Communication.CreatePhoneCall(ctx, neighbours.PhoneCall{
-				TherapistID:          a.TherapistID,
-				TherapeutenanfrageID: a.ID,
-				GeplantesDatum:       date,
-				GeplanteZeit:         at,
-				Notizen:              fmt.Sprintf("Follow-up für Anfrage A%d", a.ID),
-			})
-			if err != nil {
-				return fmt.Errorf("create follow-up call for anfrage %d: %w", a.ID, err)
-			}
-		}
-		if err := store.SetFollowUpCall(ctx, tx, a.ID, callID); err != nil {
-			return err
-		}
-		ev = events.AnfrageFollowUpScheduledData{
-			AnfrageID:     a.ID,
-			TherapistID:   a.TherapistID,
-			PhoneCallID:   callID,
-			ScheduledDate: date,
-			ScheduledTime: at,
-		}
-		ids, err := outbox.Add(ctx, tx, events.NewAnfrageFollowUpScheduled(ev))
-		if err == nil {
-			eventID = ids[0]
-		}
-		return err
-	})
-	switch {
-	case err != nil:
-		return 0, err
-	case out == skipped:
-		j.Log.Debug("follow-up skipped: no longer due or claimed by a concurrent run", "anfrage_id", c.ID)
-	default:
-		// The event's type, id and key, as on every line about an event, so
-		// the line can be followed to the event's publication.
-		j.Log.Info("follow-up call scheduled", "type", events.AnfrageFollowUpScheduled, "id", eventID,
-			"key", strconv.FormatInt(ev.AnfrageID, 10), "anfrage_id", ev.AnfrageID, "therapist_id", ev.TherapistID,
-			"phone_call_id", ev.PhoneCallID, "adopted", out == adopted,
-			"scheduled_date", ev.ScheduledDate, "scheduled_time", ev.ScheduledTime)
-	}
-	return out, nil
-}
-
-// prepare reads what the follow-up of anfrage c needs from the neighbours:
-// its therapist, and the call the communication service already has for the
-// anfrage (ID 0 if none; the lowest id if several). The two requests go out
-// together: the row lock and the connection are held for one round trip
-// instead of two.
-func (j *Job) prepare(ctx context.Context, c store.FollowUpCandidate) (neighbours.Therapist, neighbours.PhoneCallRecord, error) {
-	type lookup struct {
-		therapist neighbours.Therapist
-		err       error
-	}
-	therapistCh := make(chan lookup, 1)
-	go func() {
-		t, err := j.Therapists.Therapist(ctx, c.TherapistID)
-		therapistCh <- lookup{t, err}
-	}()
-	calls, callsErr := j.Communication.PhoneCallsForAnfrage(ctx, c.ID)
-	th := <-therapistCh
-	switch {
-	case th.err != nil:
-		return neighbours.Therapist{}, neighbours.PhoneCallRecord{}, fmt.Errorf("therapist %d of anfrage %d: %w", c.TherapistID, c.ID, th.err)
-	case callsErr != nil:
-		return neighbours.Therapist{}, neighbours.PhoneCallRecord{}, fmt.Errorf("phone calls of anfrage %d: %w", c.ID, callsErr)
-	case len(calls) == 0:
-		return th.therapist, neighbours.PhoneCallRecord{}, nil
-	}
-	first := slices.MinFunc(calls, func(a, b neighbours.PhoneCallRecord) int { return cmp.Compare(a.ID, b.ID) })
-	return th.therapist, first, nil
-}
-
-// slot is the call's date (YYYY-MM-DD) and time (HH:MM). A new call (existing
-// has ID 0) goes to the next working day, at the start of the therapist's
-// first phone hours that weekday. An adopted call keeps the date and time the
-// communication service has for it, so the event announces when the call
-// really happens; only a part the service left empty is chosen as for a new
-// call (the time then from the phone hours of the call's own date).
-func (j *Job) slot(t neighbours.Therapist, existing neighbours.PhoneCallRecord, p plan) (date, at string) {
-	day := p.day
-	if d, err := time.Parse(time.DateOnly, existing.GeplantesDatum); err == nil {
-		day = d
-	}
-	at = existing.GeplanteZeit
-	if at == "" {
-		at = matching.CallTime(t.TelefonischeErreichbarkeit, day, j.DefaultTime)
-	}
-	return day.Format(time.DateOnly), at
 }

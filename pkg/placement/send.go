@@ -91,8 +91,9 @@ func Letter(t neighbours.Therapist, patients []matching.Patient, anfrageID int64
 // (or the call for the anfrage) and adopts it instead of creating another.
 // A second email remains possible only when the service created one without
 // answering (a timeout) and does not list it yet when the retry looks, or
-// when a claim expired (Config.ClaimTTL, well above NEIGHBOUR_TIMEOUT) while
-// its sender was still waiting for the service. An anfrage cancelled or
+// when a claim expired (Config.ClaimTTL, store.ClaimTTL: well above
+// NEIGHBOUR_TIMEOUT) while its sender was still waiting for the service.
+// An anfrage cancelled or
 // deleted while its email was being created is not marked sent: the answer
 // is 409 or 404 and the log names the email.
 func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {

@@ -58,16 +58,8 @@ type Config struct {
 	// Now is the clock (UTC); nil means time.Now.
 	Now func() time.Time
 	// ClaimTTL is how long a send's claim on an anfrage holds before
-	// another sender may take it over (Send); 0 means ClaimTTL(5s).
+	// another sender may take it over (Send); 0 means store.ClaimTTL(5s).
 	ClaimTTL time.Duration
-}
-
-// ClaimTTL is the claim duration for a neighbour timeout: long enough for
-// the calls one send or follow-up makes (a lookup and a create, each
-// bounded by NEIGHBOUR_TIMEOUT) with room to spare, at least a minute; a
-// claim outlived only by a dead holder is taken over after it.
-func ClaimTTL(neighbourTimeout time.Duration) time.Duration {
-	return max(time.Minute, 4*neighbourTimeout)
 }
 
 // Service runs the use cases. It is safe for concurrent use.
@@ -90,7 +82,7 @@ func (c Config) WithDefaults() Config {
 		c.Concurrency = 16
 	}
 	if c.ClaimTTL <= 0 {
-		c.ClaimTTL = ClaimTTL(5 * time.Second)
+		c.ClaimTTL = store.ClaimTTL(5 * time.Second)
 	}
 	return c
 }

@@ -17,6 +17,14 @@ import (
 // answers. Concurrent senders see the claim and wait or skip; a claim whose
 // holder died expires and can be taken over.
 
+// ClaimTTL is how long a claim holds for a neighbour timeout: long enough
+// for the calls one send or follow-up makes (a lookup and a create, each
+// bounded by NEIGHBOUR_TIMEOUT) with room to spare, at least a minute. Only
+// a claim whose holder died is outlived and taken over.
+func ClaimTTL(neighbourTimeout time.Duration) time.Duration {
+	return max(time.Minute, 4*neighbourTimeout)
+}
+
 // Claim is a claim an anfrage's communication holds.
 type Claim struct {
 	// Token identifies the holder; FinishClaim and ReleaseClaim check it.

@@ -72,13 +72,11 @@ func DueFollowUps(ctx context.Context, pool *pgxpool.Pool, cutoff time.Time, aft
 // ClaimFollowUp locks anfrage id until tx ends, provided it is still due at
 // cutoff. ok is false when it is not due any more (answered, cancelled or
 // called since it was selected) or when another transaction holds it — a
-// concurrent run is working on it. SKIP LOCKED makes that second case
-// return at once instead of waiting, and because the lock is held while
-// the job talks to the communication service and until phone_call_id is
-// committed, two runs can never both create a call for one anfrage: the
-// second either skips the locked row or, after the first committed, finds
-// phone_call_id set (PostgreSQL re-checks the WHERE clause on the newest
-// row version before it locks).
+// concurrent run is claiming it. SKIP LOCKED makes that second case return
+// at once instead of waiting. The lock lasts only the claim transaction:
+// the caller takes a claim on the row in it (ClaimAnfrage), which keeps
+// other runs off the anfrage while the communication service is asked,
+// and records the call in a second transaction (SetFollowUpCall).
 func ClaimFollowUp(ctx context.Context, tx pgx.Tx, id int64, cutoff time.Time) (c FollowUpCandidate, ok bool, err error) {
 	err = tx.QueryRow(ctx, `
 SELECT id, therapist_id, gesendet_datum
@@ -95,8 +93,8 @@ FOR UPDATE SKIP LOCKED`, naiveUTC(cutoff), id).Scan(&c.ID, &c.TherapistID, &c.Ge
 	return c, true, nil
 }
 
-// SetFollowUpCall records the follow-up phone call of an anfrage claimed in
-// tx with ClaimFollowUp.
+// SetFollowUpCall records the follow-up phone call of an anfrage claimed
+// with ClaimFollowUp and ClaimAnfrage.
 func SetFollowUpCall(ctx context.Context, tx pgx.Tx, id, phoneCallID int64) error {
 	tag, err := tx.Exec(ctx, `
 UPDATE matching_service.therapeutenanfrage
