@@ -12,7 +12,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/localkafka/kafkatest"
@@ -134,12 +133,8 @@ func TestPatientDeletedFunction_kafkaDirect_unstorableRecordsAreDeadLetteredAndT
 	brokers := kafkatest.Start(t)
 	pool, url := storetest.New(t)
 	search := insertSearch(t, pool, 7, "aktiv")
-	cfg := config.Common{
-		Database: config.Database{URL: url, MaxConns: 4},
-		Logging:  config.Logging{Level: "ERROR", Format: "json"},
-		Kafka: config.Kafka{BootstrapServers: brokers, Topic: "patient-events", LogLevel: "WARNING",
-			MatchingEventsTopic: "matching-events", DLQTopic: "matching-events-dlq", MaxAttempts: 3},
-	}
+	cfg := kafkaDirect(brokers, url)
+	cfg.Kafka.MaxAttempts = 3
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -20,13 +20,7 @@ func TestPatientDeletedFunction_kafkaDirect_envelopeRecordCancelsTheSearchAndEmi
 	pool, url := storetest.New(t)
 	search := insertSearch(t, pool, 7, "aktiv")
 
-	cfg := config.Common{
-		Database: config.Database{URL: url, MaxConns: 4},
-		Logging:  config.Logging{Level: "ERROR", Format: "json"},
-		Kafka: config.Kafka{BootstrapServers: brokers, Topic: "patient-events", LogLevel: "WARNING",
-			MatchingEventsTopic: "matching-events", DLQTopic: "matching-events-dlq"},
-		Port: 0,
-	}
+	cfg := kafkaDirect(brokers, url)
 	if !cfg.KafkaDirect() {
 		t.Fatal("configuration is not Kafka-direct")
 	}
@@ -71,5 +65,16 @@ func TestPatientDeletedFunction_kafkaDirect_envelopeRecordCancelsTheSearchAndEmi
 		if time.Since(start) > 5*time.Second {
 			t.Fatalf("%d events left unpublished", n)
 		}
+	}
+}
+
+// kafkaDirect is the configuration of the patient-deleted function in
+// Kafka-direct mode on brokers and the database url.
+func kafkaDirect(brokers []string, url string) config.Common {
+	return config.Common{
+		Database: config.Database{URL: url, MaxConns: 4},
+		Logging:  config.Logging{Level: "ERROR", Format: "json"},
+		Kafka: config.Kafka{BootstrapServers: brokers, Topic: "patient-events", LogLevel: "WARNING",
+			MatchingEventsTopic: "matching-events", DLQTopic: "matching-events-dlq"},
 	}
 }
