@@ -8,8 +8,10 @@
 //
 //   - Every response to an API path (/health, /api/…) is validated: its status
 //     must be one the operation documents, its body must match that status's
-//     schema. A path or method the document does not know must be answered
-//     with the router's 404 error body.
+//     schema. A path the document does not know must be answered with the
+//     router's 404 error body; a method the document does not know for a
+//     path it knows, with 405, an error body and an Allow header naming
+//     exactly the path's documented methods (HEAD with GET).
 //   - A request is validated when the server accepted it (2xx): whatever the
 //     server takes must be inside the contract, so a field or parameter the
 //     code reads but the document lacks fails the test that sends it. A
@@ -181,11 +183,19 @@ func (v *Validator) Check(r *http.Request, reqBody []byte, resp *http.Response, 
 	defer v.mu.Unlock()
 
 	req := withBody(r, reqBody)
-	if !v.documented(req) {
+	switch v.lookup(req) {
+	case noPath:
 		if resp.StatusCode == http.StatusNotFound && isErrorBody(respBody) {
 			return nil
 		}
-		return []string{fmt.Sprintf("%s: the document has no such operation, and the answer is not the router's 404: %s", name, short(respBody))}
+		return []string{fmt.Sprintf("%s: the document has no such operation (not even its path), and the answer is not the router's 404: %s", name, short(respBody))}
+	case noOperation:
+		allow := v.allowed(req)
+		if resp.StatusCode == http.StatusMethodNotAllowed && isErrorBody(respBody) && resp.Header.Get("Allow") == allow {
+			return nil
+		}
+		return []string{fmt.Sprintf("%s: the document has no such operation, and the answer is not a 405 with Allow %q: Allow %q, %s",
+			name, allow, resp.Header.Get("Allow"), short(respBody))}
 	}
 
 	var problems []string
@@ -207,18 +217,50 @@ func (v *Validator) Check(r *http.Request, reqBody []byte, resp *http.Response, 
 	return problems
 }
 
-// documented reports whether the document has an operation for r's path
-// and method.
-func (v *Validator) documented(r *http.Request) bool {
+// found is what the document has for a request.
+type found int
+
+const (
+	operation   found = iota // an operation for its path and method
+	noOperation              // the path, but not for its method
+	noPath                   // not even the path
+)
+
+// lookup finds r's path and method in the document.
+func (v *Validator) lookup(r *http.Request) found {
 	probe := r.Clone(r.Context())
 	probe.Body = http.NoBody
 	_, errs := v.v.ValidateHttpRequestSync(probe)
 	for _, e := range errs {
-		if e.ValidationType == "path" && (e.ValidationSubType == "missing" || e.ValidationSubType == "missingOperation") {
-			return false
+		if e.ValidationType != "path" {
+			continue
+		}
+		switch e.ValidationSubType {
+		case "missing":
+			return noPath
+		case "missingOperation":
+			return noOperation
 		}
 	}
-	return true
+	return operation
+}
+
+// allowed is the Allow header the document implies for r's path: its
+// methods in the order net/http's ServeMux lists them (sorted), HEAD
+// beside GET.
+func (v *Validator) allowed(r *http.Request) string {
+	var methods []string
+	for _, m := range []string{http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodPatch, http.MethodPost, http.MethodPut} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if m == http.MethodHead {
+			probe.Method = http.MethodGet
+		}
+		if v.lookup(probe) == operation {
+			methods = append(methods, m)
+		}
+	}
+	return strings.Join(methods, ", ")
 }
 
 // inAPI reports whether path belongs to the anfrage API's document rather

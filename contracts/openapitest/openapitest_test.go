@@ -77,10 +77,13 @@ func TestHandler_reportsWhatLeavesTheContract(t *testing.T) {
 			fixed(200, `{"data":[],"page":1,"limit":1000,"total":0}`), ""},
 		"marked outside but allowed": {"GET", "/api/platzsuchen?limit=50", "", []string{Outside, "wrongly marked"},
 			fixed(200, `{"data":[],"page":1,"limit":50,"total":0}`), "the document allows it"},
-		"unknown route answered 404": {"GET", "/api/gibtsnicht", "", nil, fixed(404, `{"message":"The requested URL was not found on the server."}`), ""},
-		"unknown route answered 200": {"GET", "/api/gibtsnicht", "", nil, fixed(200, `{}`), "no such operation"},
-		"runtime path unchecked":     {"GET", "/metrics", "", nil, fixed(200, `not json`), ""},
-		"preflight unchecked":        {"OPTIONS", "/api/platzsuchen", "", nil, fixed(204, ``), ""},
+		"unknown route answered 404":             {"GET", "/api/gibtsnicht", "", nil, fixed(404, `{"message":"The requested URL was not found on the server."}`), ""},
+		"unknown route answered 200":             {"GET", "/api/gibtsnicht", "", nil, fixed(200, `{}`), "no such operation"},
+		"unknown method answered 405 with Allow": {"PATCH", "/api/platzsuchen", "", nil, withAllow("GET, HEAD, POST", fixed(405, `{"message":"The method is not allowed for the requested URL."}`)), ""},
+		"unknown method answered 404":            {"PATCH", "/api/platzsuchen", "", nil, fixed(404, `{"message":"The requested URL was not found on the server."}`), "not a 405"},
+		"unknown method with a wrong Allow":      {"PATCH", "/api/platzsuchen", "", nil, withAllow("GET", fixed(405, `{"message":"The method is not allowed for the requested URL."}`)), "not a 405"},
+		"runtime path unchecked":                 {"GET", "/metrics", "", nil, fixed(200, `not json`), ""},
+		"preflight unchecked":                    {"OPTIONS", "/api/platzsuchen", "", nil, fixed(204, ``), ""},
 		"unauthorized": {"GET", "/api/platzsuchen", "", nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="matching"`)
 			fixed(401, `{"message":"Unauthorized"}`).ServeHTTP(w, nil)
@@ -137,4 +140,12 @@ func TestTransport_checksAndKeepsTheBody(t *testing.T) {
 	if n, _ := resp.Body.Read(buf); n == 0 {
 		t.Error("the body was consumed")
 	}
+}
+
+// withAllow answers as h does, with the Allow header set.
+func withAllow(allow string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		h.ServeHTTP(w, r)
+	})
 }

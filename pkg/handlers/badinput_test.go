@@ -12,6 +12,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/curavani/matching/contracts/asyncapitest"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/localkafka/kafkatest"
@@ -170,6 +171,9 @@ func TestPatientDeletedFunction_kafkaDirect_unstorableRecordsAreDeadLetteredAndT
 	dead := kafkatest.Read(t, brokers, "matching-events-dlq", 3)
 	var reasons []string
 	for _, d := range dead {
+		if err := asyncapitest.Validate(asyncapitest.FromConsumerMessage(d)); err != nil {
+			t.Errorf("dead letter outside the AsyncAPI document: %v", err)
+		}
 		for _, h := range d.Headers {
 			if string(h.Key) == "ce_deadletterreason" {
 				reasons = append(reasons, string(h.Value))

@@ -12,6 +12,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/curavani/matching/contracts/asyncapitest"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/localkafka/kafkatest"
@@ -104,6 +105,9 @@ func deadLetterHeaders(t *testing.T, brokers []string, n int) []map[string]strin
 	t.Helper()
 	var out []map[string]string
 	for _, rec := range kafkatest.Read(t, brokers, "matching-events-dlq", n) {
+		if err := asyncapitest.Validate(asyncapitest.FromConsumerMessage(rec)); err != nil {
+			t.Errorf("dead letter outside the AsyncAPI document: %v", err)
+		}
 		h := map[string]string{}
 		for _, rh := range rec.Headers {
 			h[string(rh.Key)] = string(rh.Value)
