@@ -179,9 +179,9 @@ type Candidate struct {
 	Exclusions json.RawMessage
 }
 
-// CandidateSearches lists the aktiv searches, oldest first with ties broken
-// by id, leaving out patients who already sit in an open anfrage to the
-// therapist.
+// CandidateSearches lists the aktiv searches in queue order (enhancements
+// A4): prioritaet highest first, then the oldest, ties broken by id,
+// leaving out patients who already sit in an open anfrage to the therapist.
 func CandidateSearches(ctx context.Context, db DB, therapistID int64) ([]Candidate, error) {
 	rows, err := db.Query(ctx, `
 		SELECT s.id, s.patient_id, s.created_at, s.ausgeschlossene_therapeuten
@@ -191,7 +191,7 @@ func CandidateSearches(ctx context.Context, db DB, therapistID int64) ([]Candida
 		      SELECT 1 FROM matching_service.therapeut_anfrage_patient e
 		      JOIN matching_service.therapeutenanfrage a ON a.id = e.therapeutenanfrage_id
 		      WHERE e.patient_id = s.patient_id AND a.therapist_id = $1 AND `+openAnfrage+`)
-		ORDER BY s.created_at, s.id`, therapistID)
+		ORDER BY s.prioritaet DESC, s.created_at, s.id`, therapistID)
 	if err != nil {
 		return nil, fmt.Errorf("candidate searches: %w", err)
 	}

@@ -38,6 +38,8 @@ type Search struct {
 	ActiveAnfragen      int
 	TotalAnfragen       int
 	ExclusionListLength int
+	// Priority is prioritaet: higher is composed first (enhancements A4).
+	Priority int
 }
 
 // searchColumns is the select list that scanSearch reads; s is the
@@ -46,7 +48,8 @@ const searchColumns = `s.id, s.patient_id, s.status::text, s.created_at, s.updat
 	s.ausgeschlossene_therapeuten, s.gesamt_angeforderte_kontakte,
 	s.erfolgreiche_vermittlung_datum, s.notizen, c.aktive, c.gesamt,
 	CASE WHEN jsonb_typeof(s.ausgeschlossene_therapeuten) = 'array'
-	     THEN jsonb_array_length(s.ausgeschlossene_therapeuten) ELSE 0 END`
+	     THEN jsonb_array_length(s.ausgeschlossene_therapeuten) ELSE 0 END,
+	s.prioritaet`
 
 // searchCounts counts a search's entries; it uses the index on
 // therapeut_anfrage_patient (platzsuche_id).
@@ -60,7 +63,7 @@ func scanSearch(row pgx.Row) (Search, error) {
 	var excl []byte
 	err := row.Scan(&s.ID, &s.PatientID, &s.Status, &s.CreatedAt, &s.UpdatedAt,
 		&excl, &s.ContactCount, &s.SuccessfulAt, &s.Notes,
-		&s.ActiveAnfragen, &s.TotalAnfragen, &s.ExclusionListLength)
+		&s.ActiveAnfragen, &s.TotalAnfragen, &s.ExclusionListLength, &s.Priority)
 	s.Exclusions = json.RawMessage(excl)
 	return s, err
 }
@@ -194,8 +197,9 @@ func ListSearches(ctx context.Context, db DB, f SearchFilter) ([]Search, int, er
 			active   *int
 			all      *int
 			exclLen  *int
+			priority *int
 		)
-		if err := rows.Scan(&total, &id, &patient, &status, &created, &updated, &excl, &contacts, &success, &notes, &active, &all, &exclLen); err != nil {
+		if err := rows.Scan(&total, &id, &patient, &status, &created, &updated, &excl, &contacts, &success, &notes, &active, &all, &exclLen, &priority); err != nil {
 			return nil, 0, fmt.Errorf("list platzsuchen: %w", err)
 		}
 		if id == nil { // the page is empty
@@ -204,7 +208,7 @@ func ListSearches(ctx context.Context, db DB, f SearchFilter) ([]Search, int, er
 		out = append(out, Search{
 			ID: *id, PatientID: *patient, Status: *status, CreatedAt: *created, UpdatedAt: updated,
 			Exclusions: json.RawMessage(excl), ContactCount: *contacts, SuccessfulAt: success, Notes: notes,
-			ActiveAnfragen: *active, TotalAnfragen: *all, ExclusionListLength: *exclLen,
+			ActiveAnfragen: *active, TotalAnfragen: *all, ExclusionListLength: *exclLen, Priority: *priority,
 		})
 	}
 	if err := rows.Err(); err != nil {
@@ -260,6 +264,8 @@ type SearchUpdate struct {
 	// Notes replaces the whole notes text ("" clears it).
 	Notes      *string
 	Exclusions json.RawMessage
+	// Priority, when set, replaces prioritaet.
+	Priority *int
 }
 
 // UpdateSearch applies u to search id and sets updated_at to at.
@@ -272,9 +278,10 @@ func UpdateSearch(ctx context.Context, db DB, id int64, u SearchUpdate, at time.
 		UPDATE matching_service.platzsuche SET
 			notizen = CASE WHEN $2::boolean THEN $3::text ELSE notizen END,
 			ausgeschlossene_therapeuten = COALESCE($4::jsonb, ausgeschlossene_therapeuten),
+			prioritaet = COALESCE($6::int, prioritaet),
 			updated_at = $5
 		WHERE id = $1`,
-		id, u.Notes != nil, deref(u.Notes), excl, at)
+		id, u.Notes != nil, deref(u.Notes), excl, at, u.Priority)
 	if err != nil {
 		return fmt.Errorf("update platzsuche %d: %w", id, err)
 	}
