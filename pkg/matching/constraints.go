@@ -57,6 +57,15 @@ func HasPLZPrefix(p Patient, prefix string) bool {
 	return strings.HasPrefix(strings.TrimSpace(str(p.PLZ)), prefix)
 }
 
+// CheckLocal runs the constraints that need no distance (exclusion, the
+// patient's and the therapist's preferences) and returns the first failure,
+// or "". A pair it rejects fails CheckConstraints too, whatever the
+// distance, so a caller may use it to skip asking for the distance; the
+// reason to report is still CheckConstraints' (the distance comes first).
+func CheckLocal(p Patient, t Therapist, searchExclusions json.RawMessage, today time.Time) string {
+	return checkLocal(p, t, searchExclusions, today)
+}
+
 // checkLocal runs the constraints that need no neighbour call and returns
 // the first failure, or "".
 func checkLocal(p Patient, t Therapist, searchExclusions json.RawMessage, today time.Time) string {
@@ -113,6 +122,14 @@ func TripBetween(p Patient, t Therapist) (trip Trip, ok bool) {
 	}
 	return Trip{From: from, To: to, Mode: TravelMode(str(p.Verkehrsmittel))}, true
 }
+
+// PatientAddress is the patient's address as the distance rule sends it to
+// the geocoding service (see TripBetween), "" without an ort.
+func PatientAddress(p Patient) string { return address(p.Strasse, p.PLZ, p.Ort) }
+
+// TherapistAddress is the therapist's address as the distance rule sends
+// it, "" without an ort.
+func TherapistAddress(t Therapist) string { return address(t.Strasse, t.PLZ, t.Ort) }
 
 // Distance is the geocoding service's answer for a trip: KM when Known.
 type Distance struct {

@@ -92,7 +92,12 @@ func (c *TherapistClient) decode(data []byte) (Therapist, error) {
 // which asked for one page of 1000 and silently lost the rest, it follows the
 // pages until the list ends.
 func (c *TherapistClient) ActiveInPLZPrefix(ctx context.Context, prefix string) ([]Therapist, error) {
-	items, err := c.s.list(ctx, "/api/therapists", url.Values{"status": {"aktiv"}, "plz_prefix": {prefix}})
+	return c.list(ctx, url.Values{"status": {"aktiv"}, "plz_prefix": {prefix}})
+}
+
+// list reads every page of GET /api/therapists with the filters in query.
+func (c *TherapistClient) list(ctx context.Context, query url.Values) ([]Therapist, error) {
+	items, err := c.s.list(ctx, "/api/therapists", query)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +110,12 @@ func (c *TherapistClient) ActiveInPLZPrefix(ctx context.Context, prefix string) 
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// All reads every page of GET /api/therapists?page=&limit=1000, every
+// status: the whole directory, for matching's copy (directory-sync).
+func (c *TherapistClient) All(ctx context.Context) ([]Therapist, error) {
+	return c.list(ctx, nil)
 }
 
 // SetNextContact writes naechster_kontakt_moeglich through
