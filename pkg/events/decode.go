@@ -187,6 +187,14 @@ func ParsePatientDeleted(p json.RawMessage) (PatientDeletedData, error) {
 	return PatientDeletedData{PatientID: id}, err
 }
 
+// ParsePatientID reads the patient_id of any patient-events payload
+// (patient.created, patient.updated: {"patient_id", "patient_data"}).
+func ParsePatientID(p json.RawMessage) (int64, error) { return requiredID(p, "patient_id") }
+
+// ParseTherapistID reads the therapist_id of any therapist-events payload
+// ({"therapist_id", "therapist_data", …}).
+func ParseTherapistID(p json.RawMessage) (int64, error) { return requiredID(p, "therapist_id") }
+
 // TherapistBlockedData is the payload of therapist.blocked.
 type TherapistBlockedData struct {
 	TherapistID int64

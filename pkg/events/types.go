@@ -30,6 +30,14 @@ const (
 	CoolingPeriodStarted     = "cooling.period_started"
 )
 
+// TherapistCreated is consumed to add a new therapist to matching's copy
+// (enhancements A1).
+const TherapistCreated = "therapist.created"
+
+// AnfrageCompositionChanged is emitted when a re-check removed patients from
+// an unsent anfrage and refilled it (enhancements A3).
+const AnfrageCompositionChanged = "therapeutenanfrage.composition_changed"
+
 // Source is the CloudEvents source of every event matching emits; it is also
 // the reference envelope's producer name.
 const Source = "matching-service"
@@ -175,6 +183,36 @@ type AnfrageFollowUpScheduledData struct {
 // NewAnfrageFollowUpScheduled builds therapeutenanfrage.follow_up_scheduled, keyed by the anfrage.
 func NewAnfrageFollowUpScheduled(d AnfrageFollowUpScheduledData) Outgoing {
 	return Outgoing{Type: AnfrageFollowUpScheduled, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
+}
+
+// RemovedPatient is a patient a re-check took out of an anfrage, and why:
+// the hard constraint she no longer passes, or her search's status.
+type RemovedPatient struct {
+	PatientID int64  `json:"patient_id"`
+	Reason    string `json:"reason"`
+}
+
+// AnfrageCompositionChangedData is the payload of
+// therapeutenanfrage.composition_changed. AnfrageSize is the size after the
+// change, 0 when the anfrage was left empty and deleted.
+type AnfrageCompositionChangedData struct {
+	AnfrageID   int64            `json:"anfrage_id"`
+	TherapistID int64            `json:"therapist_id"`
+	Removed     []RemovedPatient `json:"removed"`
+	Added       []int64          `json:"added"`
+	AnfrageSize int              `json:"anfrage_size"`
+}
+
+// NewAnfrageCompositionChanged builds therapeutenanfrage.composition_changed,
+// keyed by the anfrage.
+func NewAnfrageCompositionChanged(d AnfrageCompositionChangedData) Outgoing {
+	if d.Removed == nil {
+		d.Removed = []RemovedPatient{}
+	}
+	if d.Added == nil {
+		d.Added = []int64{}
+	}
+	return Outgoing{Type: AnfrageCompositionChanged, Key: key(d.AnfrageID), Data: d}
 }
 
 // SearchStatusChangedData is the payload of search.status_changed. OldStatus

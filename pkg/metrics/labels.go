@@ -30,6 +30,7 @@ var emittedTypes = []string{
 	events.AnfrageFollowUpScheduled,
 	events.SearchStatusChanged,
 	events.CoolingPeriodStarted,
+	events.AnfrageCompositionChanged,
 }
 
 // consumedTypes are the canonical types matching's functions consume.
@@ -40,6 +41,7 @@ var consumedTypes = map[string]bool{
 	events.TherapistBlocked:      true,
 	events.TherapistUnblocked:    true,
 	events.TherapistUpdated:      true,
+	events.TherapistCreated:      true,
 	events.EmailSent:             true,
 	events.EmailResponseReceived: true,
 	events.PhoneCallCompleted:    true,

@@ -37,7 +37,7 @@ func TestObserver_countsPublishedAndFailedByType(t *testing.T) {
 	zero := map[string]float64{}
 	for _, typ := range []string{events.AnfrageCreated, events.AnfrageSent, events.AnfrageResponseReceived,
 		events.AnfrageCancelled, events.AnfrageFollowUpScheduled, events.SearchStatusChanged,
-		events.CoolingPeriodStarted, "other"} {
+		events.CoolingPeriodStarted, events.AnfrageCompositionChanged, "other"} {
 		zero["type="+typ] = 0
 	}
 	wantPublished := with(zero, map[string]float64{"type=therapeutenanfrage.created": 2, "type=other": 1})

@@ -89,7 +89,7 @@ func patientIDs(entries []store.AnfrageEntry) []int64 {
 func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.Anfrage, []store.AnfrageEntry, error) {
 	now := s.now()
 	today := s.today(now)
-	t, err := s.therapist(ctx, tid)
+	t, err := s.composingTherapist(ctx, tid)
 	if err != nil {
 		return store.Anfrage{}, nil, err
 	}
@@ -100,20 +100,9 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 	if err != nil {
 		return store.Anfrage{}, nil, err
 	}
-	c := composer{
-		patients:     s.cfg.Patients,
-		distances:    s.cfg.Distances,
-		concurrency:  s.cfg.Concurrency,
-		defaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM,
-		max:          s.cfg.Matching.MaxAnfrageSize,
-	}
-	picked, err := c.compose(ctx, t.Matching(), prefix, cands, today)
+	searchIDs, err := s.compose(ctx, t.Matching(), prefix, cands, today)
 	if err != nil {
 		return store.Anfrage{}, nil, err
-	}
-	searchIDs := make([]int64, len(picked))
-	for i, p := range picked {
-		searchIDs[i] = p.SearchID
 	}
 	var (
 		a       store.Anfrage
@@ -126,7 +115,7 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 		if err := s.checkContactable(ctx, tx, t, today); err != nil {
 			return nil, err
 		}
-		if len(picked) < s.cfg.Matching.MinAnfrageSize {
+		if len(searchIDs) < s.cfg.Matching.MinAnfrageSize {
 			return nil, ErrNoEligible
 		}
 		var ok bool
@@ -139,6 +128,10 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 		if !ok || len(entries) < s.cfg.Matching.MinAnfrageSize {
 			return nil, ErrNoEligible
 		}
+		// A refill after a re-check takes patients of the same area.
+		if err := store.SetAnfragePrefix(ctx, tx, a.ID, prefix); err != nil {
+			return nil, err
+		}
 		return []events.Outgoing{events.NewAnfrageCreated(events.AnfrageCreatedData{
 			AnfrageID: a.ID, TherapistID: tid, PatientIDs: patientIDs(entries), AnfrageSize: len(entries),
 		})}, nil
@@ -150,6 +143,41 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 		slog.Int64("therapist_id", tid), slog.Int("patients", len(entries)))
 	s.publish(ctx, ids)
 	return a, entries, nil
+}
+
+// compose returns the searches of the anfrage for therapist t, in order:
+// from matching's copy when the service has one (enhancements A2), else
+// asking the patient and geocoding services per candidate, as the
+// reference did.
+func (s *Service) compose(ctx context.Context, t matching.Therapist, prefix string, cands []store.Candidate, today time.Time) ([]int64, error) {
+	var picked []store.Candidate
+	if d := s.cfg.Directory; d != nil {
+		q := queue{view: d.Fetching(), t: t, prefix: prefix, today: today, defaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM}
+		var err error
+		if picked, err = q.first(ctx, cands, s.cfg.Matching.MaxAnfrageSize); err != nil {
+			return nil, err
+		}
+	} else {
+		c := composer{
+			patients:     s.cfg.Patients,
+			distances:    s.cfg.Distances,
+			concurrency:  s.cfg.Concurrency,
+			defaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM,
+			max:          s.cfg.Matching.MaxAnfrageSize,
+		}
+		chosen, err := c.compose(ctx, t, prefix, cands, today)
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range chosen {
+			picked = append(picked, ch.Candidate)
+		}
+	}
+	ids := make([]int64, len(picked))
+	for i, p := range picked {
+		ids[i] = p.SearchID
+	}
+	return ids, nil
 }
 
 // creationFailed is the reference's 500 of a failed creation,

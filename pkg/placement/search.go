@@ -9,9 +9,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/curavani/matching/pkg/directory"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
+	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/store"
 )
 
@@ -32,13 +34,14 @@ type NewSearch struct {
 // see matching.ValidatePatientForSearch), and no aktiv search yet (400
 // "Patient already has an active search" with search_id).
 func (s *Service) CreateSearch(ctx context.Context, cmd NewSearch) (store.Search, error) {
-	p, err := s.cfg.Patients.Patient(ctx, cmd.PatientID)
-	if fault.KindOf(err) == fault.NotFound {
-		return store.Search{}, fault.NotFoundf("Patient %d not found", cmd.PatientID).Wrap(err)
+	fetched, err := s.fetchPatient(ctx, cmd.PatientID)
+	if err == nil && fetched.Gone {
+		err = fault.NotFoundf("Patient %d not found", cmd.PatientID)
 	}
 	if err != nil {
 		return store.Search{}, err
 	}
+	p := fetched.Record
 	if err := matching.ValidatePatientForSearch(p.Matching()); err != nil {
 		msg := err.Error()
 		if fe := fault.As(err); fe != nil {
@@ -53,11 +56,22 @@ func (s *Service) CreateSearch(ctx context.Context, cmd NewSearch) (store.Search
 		note = &n
 	}
 	var created store.Search
+	var rechecks []int64
 	ids, err := s.transact(ctx, func(tx pgx.Tx) ([]events.Outgoing, error) {
 		var err error
 		created, err = store.CreateSearch(ctx, tx, cmd.PatientID, note, now)
 		if err != nil {
 			return nil, creationRefusal(err)
+		}
+		// The copy keeps every patient with a search, as fetched now.
+		if d := s.cfg.Directory; d != nil {
+			st, err := d.StorePatient(ctx, tx, fetched, "platzsuche created")
+			if err != nil {
+				return nil, err
+			}
+			if st.Recheck != 0 {
+				rechecks = append(rechecks, st.Recheck)
+			}
 		}
 		return []events.Outgoing{events.NewSearchStatusChanged(events.SearchStatusChangedData{
 			SearchID: created.ID, PatientID: created.PatientID, NewStatus: matching.StatusAktiv,
@@ -67,7 +81,22 @@ func (s *Service) CreateSearch(ctx context.Context, cmd NewSearch) (store.Search
 		return store.Search{}, err
 	}
 	s.publish(ctx, ids)
+	s.ApplyRechecks(ctx, rechecks)
 	return created, nil
+}
+
+// fetchPatient reads patient id from the patient service: through the
+// directory when the service keeps a copy (the answer carries its fetch
+// time, so it can be stored), else directly. A 404 is a Fetched with Gone.
+func (s *Service) fetchPatient(ctx context.Context, id int64) (directory.Fetched[neighbours.Patient], error) {
+	if d := s.cfg.Directory; d != nil {
+		return d.FetchPatient(ctx, id)
+	}
+	p, err := s.cfg.Patients.Patient(ctx, id)
+	if fault.KindOf(err) == fault.NotFound {
+		return directory.Fetched[neighbours.Patient]{ID: id, Gone: true}, nil
+	}
+	return directory.Fetched[neighbours.Patient]{ID: id, Record: p}, err
 }
 
 // creationRefusal answers the store's one-active-search refusal of a new
@@ -94,6 +123,9 @@ type SearchChange struct {
 	// Exclusions, when not nil, replaces the exclusion list: a JSON array
 	// of therapist ids or {id, …} objects (matching.ValidateExclusionList).
 	Exclusions json.RawMessage
+	// Priority, when set, replaces prioritaet: higher is composed and
+	// refilled first (enhancements A4).
+	Priority *int
 }
 
 // UpdateSearch applies c to search id and, when the status changes, emits
@@ -132,7 +164,7 @@ func (s *Service) UpdateSearch(ctx context.Context, id int64, c SearchChange) er
 				SearchID: id, PatientID: cur.PatientID, OldStatus: &old, NewStatus: c.Status,
 			}))
 		}
-		u := store.SearchUpdate{Notes: c.Notes}
+		u := store.SearchUpdate{Notes: c.Notes, Priority: c.Priority}
 		if c.Exclusions != nil {
 			list, err := matching.ValidateExclusionList(c.Exclusions)
 			if err != nil {

@@ -97,11 +97,11 @@ func Letter(t neighbours.Therapist, patients []matching.Patient, anfrageID int64
 // deleted while its email was being created is not marked sent: the answer
 // is 409 or 404 and the log names the email.
 func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
-	a, t, patients, err := s.prepareSend(ctx, id)
+	a, t, entries, patients, err := s.prepareSend(ctx, id)
 	if err != nil {
 		return Sent{}, err
 	}
-	claim, err := s.claimSend(ctx, id)
+	claim, err := s.claimSend(ctx, id, entries)
 	if err != nil {
 		return Sent{}, err
 	}
@@ -131,30 +131,30 @@ func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
 }
 
 // prepareSend reads what sending anfrage id needs, holding nothing: the
-// anfrage (refusing a sent or cancelled one at once), its therapist and its
-// patients' records.
-func (s *Service) prepareSend(ctx context.Context, id int64) (store.Anfrage, neighbours.Therapist, []matching.Patient, error) {
+// anfrage (refusing a sent or cancelled one at once), its therapist, its
+// entries and its patients' records.
+func (s *Service) prepareSend(ctx context.Context, id int64) (store.Anfrage, neighbours.Therapist, []store.AnfrageEntry, []matching.Patient, error) {
 	a, err := store.GetAnfrage(ctx, s.cfg.Pool, id)
 	if err != nil {
-		return a, neighbours.Therapist{}, nil, err
+		return a, neighbours.Therapist{}, nil, nil, err
 	}
 	if err := checkSendable(a); err != nil {
-		return a, neighbours.Therapist{}, nil, err
+		return a, neighbours.Therapist{}, nil, nil, err
 	}
 	t, err := s.cfg.Therapists.Therapist(ctx, a.TherapistID)
 	if err != nil {
 		if fault.KindOf(err) == fault.NotFound {
-			return a, t, nil, sendFailed("Therapist not found", err)
+			return a, t, nil, nil, sendFailed("Therapist not found", err)
 		}
-		return a, t, nil, err
+		return a, t, nil, nil, err
 	}
 	entries, err := store.AnfrageEntries(ctx, s.cfg.Pool, id)
 	if err != nil {
-		return a, t, nil, err
+		return a, t, nil, nil, err
 	}
 	found, err := neighbours.FetchAll(ctx, patientIDs(entries), s.cfg.Concurrency, s.cfg.Patients.Patient)
 	if err != nil {
-		return a, t, nil, err
+		return a, t, nil, nil, err
 	}
 	patients := make([]matching.Patient, 0, len(entries))
 	for _, e := range entries {
@@ -163,9 +163,28 @@ func (s *Service) prepareSend(ctx context.Context, id int64) (store.Anfrage, nei
 		}
 	}
 	if len(patients) != a.Size || len(patients) == 0 {
-		return a, t, nil, sendFailed("Patient data incomplete", nil)
+		return a, t, nil, nil, sendFailed("Patient data incomplete", nil)
 	}
-	return a, t, patients, nil
+	return a, t, entries, patients, nil
+}
+
+// checkUnchanged refuses (409) to send anfrage id when its patients are no
+// longer the entries read before the claim: a re-check of its composition
+// (enhancements A3) changed them in between. Once the anfrage is claimed a
+// re-check leaves it alone, so the letter names the patients it holds.
+func checkUnchanged(ctx context.Context, tx pgx.Tx, id int64, read []store.AnfrageEntry) error {
+	now, err := store.AnfrageEntries(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	same := len(now) == len(read)
+	for i := 0; same && i < len(now); i++ {
+		same = now[i].ID == read[i].ID
+	}
+	if !same {
+		return fault.Conflictf("Anfrage %d changed while it was being sent; send it again", id)
+	}
+	return nil
 }
 
 // claimPoll is how often a sender looks again at an anfrage another sender
@@ -177,7 +196,7 @@ const claimPoll = 25 * time.Millisecond
 // no connection held) for that claim to end, then decides again: the
 // anfrage is sent by then (400), or the other send failed and this one goes
 // ahead. A caller that hangs up while waiting ends the wait.
-func (s *Service) claimSend(ctx context.Context, id int64) (store.Claim, error) {
+func (s *Service) claimSend(ctx context.Context, id int64, entries []store.AnfrageEntry) (store.Claim, error) {
 	for {
 		var (
 			claim   store.Claim
@@ -189,6 +208,9 @@ func (s *Service) claimSend(ctx context.Context, id int64) (store.Claim, error) 
 				return nil, err
 			}
 			if err := checkSendable(locked); err != nil {
+				return nil, err
+			}
+			if err := checkUnchanged(ctx, tx, id, entries); err != nil {
 				return nil, err
 			}
 			claim, claimed, err = store.ClaimAnfrage(ctx, tx, id, s.cfg.ClaimTTL)

@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/directory"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/outbox"
@@ -46,6 +47,12 @@ type Config struct {
 	Therapists    neighbours.Therapists
 	Distances     neighbours.Distances
 	Communication neighbours.Communication
+	// Directory, if set, is matching's copy of the patients and therapists
+	// (enhancements A): composition and the selection list read it instead
+	// of asking the services per record, changes of the copy re-check the
+	// unsent anfragen (Recheck), and a new search stores its patient in it.
+	// Without it every read asks the services, as the reference did.
+	Directory *directory.Directory
 	// Publisher, if set, publishes the events of a command right after its
 	// commit; what it cannot deliver stays in the outbox for the relay.
 	Publisher Publisher

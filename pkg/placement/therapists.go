@@ -32,7 +32,13 @@ func (s *Service) SelectTherapists(ctx context.Context, prefix string) ([]neighb
 	if err := s.checkPrefix(prefix); err != nil {
 		return nil, err
 	}
-	list, err := s.cfg.Therapists.ActiveInPLZPrefix(ctx, prefix)
+	var list []neighbours.Therapist
+	var err error
+	if d := s.cfg.Directory; d != nil {
+		list, err = d.Fetching().ActiveTherapists(ctx, prefix, s.cfg.Therapists)
+	} else {
+		list, err = s.cfg.Therapists.ActiveInPLZPrefix(ctx, prefix)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +97,16 @@ func (s *Service) therapist(ctx context.Context, id int64) (neighbours.Therapist
 		return t, fault.NotFoundf("Therapist %d not found", id).Wrap(err)
 	}
 	return t, err
+}
+
+// composingTherapist reads the therapist an anfrage is composed for: from
+// matching's copy when the service has one (fetched and stored when the
+// copy lacks it), else from the therapist service. Unknown is 404.
+func (s *Service) composingTherapist(ctx context.Context, id int64) (neighbours.Therapist, error) {
+	if d := s.cfg.Directory; d != nil {
+		return d.Fetching().Therapist(ctx, id)
+	}
+	return s.therapist(ctx, id)
 }
 
 // Cooling is the date from which a therapist may be contacted again.

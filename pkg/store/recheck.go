@@ -112,7 +112,10 @@ func UnsentAnfragenOf(ctx context.Context, db DB, patientID, therapistID int64) 
 
 // LockUnsentAnfrage locks anfrage id for a re-check and reads it; ok is
 // false when it is gone or no longer unsent (sent, answered or cancelled
-// since), and then nothing may change it.
+// since), and then nothing may change it. An anfrage a sender holds a live
+// claim on (its letter is being made from the patients it holds) is a
+// fault.Unavailable error: the re-check waits for the send to end, and is
+// tried again (then finds it sent, or the claim released).
 func LockUnsentAnfrage(ctx context.Context, tx pgx.Tx, id int64) (a Anfrage, ok bool, err error) {
 	a, err = LockAnfrage(ctx, tx, id)
 	if fault.KindOf(err) == fault.NotFound {
@@ -121,7 +124,19 @@ func LockUnsentAnfrage(ctx context.Context, tx pgx.Tx, id int64) (a Anfrage, ok 
 	if err != nil {
 		return Anfrage{}, false, err
 	}
-	return a, a.SentAt == nil && a.RespondedAt == nil && a.CancelledAt == nil, nil
+	if a.SentAt != nil || a.RespondedAt != nil || a.CancelledAt != nil {
+		return a, false, nil
+	}
+	var sending bool
+	if err := tx.QueryRow(ctx, `
+		SELECT claim_token IS NOT NULL AND claim_until > now()
+		FROM matching_service.therapeutenanfrage WHERE id = $1`, id).Scan(&sending); err != nil {
+		return Anfrage{}, false, fmt.Errorf("is anfrage %d being sent: %w", id, err)
+	}
+	if sending {
+		return Anfrage{}, false, fault.Unavailablef("Anfrage %d is being sent; its re-check waits", id)
+	}
+	return a, true, nil
 }
 
 // AnfragePrefix returns the PLZ prefix anfrage id was composed for, "" for
