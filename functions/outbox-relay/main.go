@@ -2,7 +2,9 @@
 // after commit could not deliver, oldest first per partition key. Every POST
 // (a PingSource CloudEvent every minute under Knative) runs one pass;
 // RELAY_INTERVAL (e.g. 5s in the local stack; 0, the default, is off) also
-// runs it in a loop. It runs handlers.OutboxRelay on the shared runtime.
+// runs it in a loop. Each pass also applies the re-checks of unsent anfragen
+// that a process left when it died after its commit. It runs
+// handlers.OutboxRelay on the shared runtime.
 package main
 
 import (
@@ -18,14 +20,20 @@ import (
 type spec struct {
 	config.Common
 	Relay handlers.RelaySettings
+	// Copy are the services and parameters the re-check sweep needs.
+	Copy handlers.Settings
 }
 
-// Validate checks the common block, then the relay's settings.
+// Validate checks the common block, then the relay's and the sweep's
+// settings.
 func (s *spec) Validate() error {
 	if err := s.Common.Validate(); err != nil {
 		return err
 	}
-	return s.Relay.Validate()
+	if err := s.Relay.Validate(); err != nil {
+		return err
+	}
+	return s.Copy.Validate()
 }
 
 func main() {
@@ -33,7 +41,7 @@ func main() {
 	if err := config.Load(&cfg); err != nil {
 		config.Exit(handlers.OutboxRelayName, err)
 	}
-	if runtime.Run(context.Background(), handlers.OutboxRelay(cfg.Relay), runtime.Options{Config: cfg.Common}) != nil {
+	if runtime.Run(context.Background(), handlers.OutboxRelay(cfg.Relay, cfg.Copy), runtime.Options{Config: cfg.Common}) != nil {
 		os.Exit(1)
 	}
 }

@@ -1,5 +1,7 @@
 // Command patient-deleted consumes patient-events: patient.deleted cancels
-// the patient's open searches (see pkg/handlers). It receives CloudEvents
+// the patient's open searches, and every patient.* refreshes matching's copy
+// of a patient with an open search, re-checking her unsent anfragen when it
+// changed (see pkg/handlers). It receives CloudEvents
 // over HTTP (Knative) or, with KAFKA_BOOTSTRAP_SERVERS and KAFKA_TOPIC set
 // and no K_SINK, consumes the topic itself.
 package main
@@ -13,12 +15,27 @@ import (
 	"github.com/curavani/matching/pkg/runtime"
 )
 
-func main() {
-	var cfg config.Common
-	if err := config.Load(&cfg); err != nil {
-		config.Exit(handlers.PatientDeleted.Name, err)
+// spec is the function's environment: the common block and the services
+// and business parameters of matching's copy (handlers.Settings).
+type spec struct {
+	config.Common
+	Copy handlers.Settings
+}
+
+// Validate checks the common block, then the copy's settings.
+func (s *spec) Validate() error {
+	if err := s.Common.Validate(); err != nil {
+		return err
 	}
-	if runtime.Run(context.Background(), handlers.PatientDeleted, runtime.Options{Config: cfg}) != nil {
+	return s.Copy.Validate()
+}
+
+func main() {
+	var cfg spec
+	if err := config.Load(&cfg); err != nil {
+		config.Exit(handlers.PatientDeletedName, err)
+	}
+	if runtime.Run(context.Background(), handlers.PatientDeleted(cfg.Copy), runtime.Options{Config: cfg.Common}) != nil {
 		os.Exit(1)
 	}
 }

@@ -56,13 +56,13 @@ func (s *Stack) common() config.Common {
 // HTTP server.
 func (s *Stack) startFunctions() error {
 	all := make([]*function, 0, len(Functions))
-	for _, c := range handlers.Consumers {
+	for _, c := range handlers.Consumers(s.copySettings()) {
 		all = append(all, &function{name: c.Name, topic: c.Topic, group: c.Group, about: c.Topic + " → group " + c.Group, def: c})
 	}
 	all = append(all, &function{
 		name:  handlers.OutboxRelayName,
 		about: fmt.Sprintf("publishes what the inline publish missed, every %s", s.opts.RelayInterval),
-		def:   handlers.OutboxRelay(handlers.RelaySettings{Interval: s.opts.RelayInterval}),
+		def:   handlers.OutboxRelay(handlers.RelaySettings{Interval: s.opts.RelayInterval}, s.copySettings()),
 	})
 	for i, f := range all {
 		f.host = s.opts.Host

@@ -76,7 +76,7 @@ var Functions = functionNames()
 
 func functionNames() []string {
 	var names []string
-	for _, c := range handlers.Consumers {
+	for _, c := range handlers.Consumers(handlers.Settings{}) {
 		names = append(names, c.Name)
 	}
 	return append(names, handlers.OutboxRelayName)
@@ -91,6 +91,8 @@ type Stack struct {
 	DatabaseOrigin string
 	// Seeded reports what the demo seeding did ("" when Seed was off).
 	Seeded string
+	// Synced is the summary line of the directory-sync run at start.
+	Synced string
 	// Brokers are the Kafka bootstrap servers; EmbeddedKafka says whether
 	// the stack runs them itself.
 	Brokers       []string
@@ -174,6 +176,9 @@ func (s *Stack) start(ctx context.Context) error {
 		if err := s.seed(ctx); err != nil {
 			return err
 		}
+	}
+	if err := s.syncDirectory(ctx); err != nil {
+		return err
 	}
 	if err := s.startFunctions(); err != nil {
 		return err

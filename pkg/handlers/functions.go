@@ -17,22 +17,38 @@ const (
 	CommunicationTopic = "communication-events"
 )
 
-// PatientDeleted is the patient-deleted function: patient-events, handled by
-// Patient.
-var PatientDeleted = runtime.EventFunction{
-	Name:  "patient-deleted",
-	Topic: PatientTopic,
-	Group: PatientGroup,
-	New:   func(d runtime.Deps) runtime.Handler { return Patient(d.Pool, d.Publisher, d.Log) },
+// The names of the two functions that keep matching's copy.
+const (
+	PatientDeletedName   = "patient-deleted"
+	TherapistBlockedName = "therapist-blocked"
+)
+
+// PatientDeleted is the patient-deleted function with settings s:
+// patient-events, handled by Patient, keeping matching's copy of the
+// patients (Settings.NewCopy).
+func PatientDeleted(s Settings) runtime.EventFunction {
+	return runtime.EventFunction{
+		Name:  PatientDeletedName,
+		Topic: PatientTopic,
+		Group: PatientGroup,
+		New: func(d runtime.Deps) runtime.Handler {
+			return Patient(d.Pool, d.Publisher, d.Log, WithCopy(s.NewCopy(d)))
+		},
+	}
 }
 
-// TherapistBlocked is the therapist-blocked function: therapist-events,
-// handled by Therapist.
-var TherapistBlocked = runtime.EventFunction{
-	Name:  "therapist-blocked",
-	Topic: TherapistTopic,
-	Group: TherapistGroup,
-	New:   func(d runtime.Deps) runtime.Handler { return Therapist(d.Pool, d.Publisher, d.Log) },
+// TherapistBlocked is the therapist-blocked function with settings s:
+// therapist-events, handled by Therapist, keeping matching's copy of the
+// therapists.
+func TherapistBlocked(s Settings) runtime.EventFunction {
+	return runtime.EventFunction{
+		Name:  TherapistBlockedName,
+		Topic: TherapistTopic,
+		Group: TherapistGroup,
+		New: func(d runtime.Deps) runtime.Handler {
+			return Therapist(d.Pool, d.Publisher, d.Log, WithCopy(s.NewCopy(d)))
+		},
+	}
 }
 
 // CommunicationEvents is the communication-events function:
@@ -44,22 +60,29 @@ var CommunicationEvents = runtime.EventFunction{
 	New:   func(d runtime.Deps) runtime.Handler { return Communication(d.Pool, d.Publisher, d.Log) },
 }
 
-// Consumers are the event functions, in the order the local stack gives
-// them ports. A new consumer function is added here (and gets its main in
-// functions/ and its manifests in k8s/), so that make run and the
-// end-to-end tests run it as it ships.
-var Consumers = []runtime.EventFunction{PatientDeleted, TherapistBlocked, CommunicationEvents}
+// Consumers are the event functions with settings s, in the order the local
+// stack gives them ports. A new consumer function is added here (and gets
+// its main in functions/ and its manifests in k8s/), so that make run and
+// the end-to-end tests run it as it ships.
+func Consumers(s Settings) []runtime.EventFunction {
+	return []runtime.EventFunction{PatientDeleted(s), TherapistBlocked(s), CommunicationEvents}
+}
 
 // OutboxRelayName is the outbox-relay function's name.
 const OutboxRelayName = "outbox-relay"
 
 // OutboxRelay is the outbox-relay function with settings s: every POST (a
 // PingSource tick under Knative) runs one pass of Relay over the runtime's
-// publisher, and so does a timer every s.Interval when that is set.
-func OutboxRelay(s RelaySettings) runtime.TriggerFunction {
+// publisher, and so does a timer every s.Interval when that is set. Each
+// pass then applies the re-checks of unsent anfragen that have waited
+// longer than placement.RecheckSweepAge (SweepRechecks over the copy of
+// settings c): what a process that died after its commit left.
+func OutboxRelay(s RelaySettings, c Settings) runtime.TriggerFunction {
 	return runtime.TriggerFunction{
-		Name:  OutboxRelayName,
-		New:   func(d runtime.Deps) func(ctx context.Context) error { return Relay(d.Publisher, d.Log) },
+		Name: OutboxRelayName,
+		New: func(d runtime.Deps) func(ctx context.Context) error {
+			return sweepAfter(Relay(d.Publisher, d.Log), c.NewCopy(d), d.Log)
+		},
 		Every: s.Interval,
 	}
 }

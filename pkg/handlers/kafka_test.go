@@ -27,7 +27,7 @@ func TestPatientDeletedFunction_kafkaDirect_envelopeRecordCancelsTheSearchAndEmi
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runtime.Run(ctx, handlers.PatientDeleted, runtime.Options{Config: cfg})
+		done <- runtime.Run(ctx, handlers.PatientDeleted(handlers.Settings{}), runtime.Options{Config: cfg})
 	}()
 	defer func() {
 		cancel()

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/curavani/matching/pkg/directory"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/inbox"
 	"github.com/curavani/matching/pkg/matching"
@@ -21,9 +22,15 @@ const PatientDeletedNote = "Cancelled: Patient deleted from system"
 // Patient returns the handler of patient-events. patient.deleted cancels the
 // patient's aktiv and pausiert searches; patient.updated is logged;
 // patient.created and every other type is acknowledged without effect.
-func Patient(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox.Processor {
+//
+// WithCopy makes it keep matching's copy as well (enhancements A1):
+// patient.created and patient.updated of a patient with an open search (or
+// a copy) fetch her record and store it; patient.deleted also removes the
+// copy; a change re-checks her unsent anfragen after the commit.
+func Patient(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger, opts ...Option) *inbox.Processor {
 	log = logger(log)
-	return &inbox.Processor{
+	o := apply(opts)
+	p := &inbox.Processor{
 		Consumer:  PatientGroup,
 		Pool:      pool,
 		Publisher: pub,
@@ -36,6 +43,59 @@ func Patient(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox.P
 				return nil, nil
 			},
 		},
+	}
+	if c := o.copy; c.Directory != nil {
+		p.Routes = nil
+		deleted := func(ctx context.Context, tx pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
+			return patientDeleted(ctx, tx, in, log)
+		}
+		p.Prepared = map[string]inbox.Prepare{
+			events.PatientCreated: refresh(c, log, fetchPatient(c, log), nil),
+			events.PatientUpdated: refresh(c, log, fetchPatient(c, log), nil),
+			events.PatientDeleted: refresh(c, log, removePatient(c), deleted),
+		}
+	}
+	return p
+}
+
+// fetchPatient fetches the patient an event names, if the copy keeps her
+// (she has an open search or a copy); an outage fails the event, to be
+// delivered again.
+func fetchPatient(c Copy, log *slog.Logger) fetchFunc {
+	return func(ctx context.Context, in events.Inbound) (storeFunc, error) {
+		id, err := events.ParsePatientID(in.Payload)
+		if err != nil {
+			return nil, err
+		}
+		keep, err := c.Directory.InScope(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !keep {
+			log.Info("patient has no open search: not copied", slog.Any("", in), slog.Int64("patient_id", id))
+			return nil, nil
+		}
+		f, err := c.Directory.FetchPatient(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, tx pgx.Tx, cause string) (directory.Stored, error) {
+			return c.Directory.StorePatient(ctx, tx, f, cause)
+		}, nil
+	}
+}
+
+// removePatient removes the copy of the patient patient.deleted names; it
+// fetches nothing.
+func removePatient(c Copy) fetchFunc {
+	return func(_ context.Context, in events.Inbound) (storeFunc, error) {
+		d, err := events.ParsePatientDeleted(in.Payload)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, tx pgx.Tx, cause string) (directory.Stored, error) {
+			return c.Directory.RemovePatient(ctx, tx, d.PatientID, cause)
+		}, nil
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/curavani/matching/pkg/placement"
 )
 
 // RelaySettings are the outbox-relay function's own environment besides
@@ -43,5 +45,26 @@ func Relay(r Relayer, log *slog.Logger) func(ctx context.Context) error {
 			log.Info("outbox relay published events", slog.Int("published", n))
 		}
 		return nil
+	}
+}
+
+// sweepAfter runs relay, then (with a copy) applies the re-checks that have
+// waited longer than placement.RecheckSweepAge. Both run on every pass;
+// the first error is returned.
+func sweepAfter(relay func(ctx context.Context) error, c Copy, log *slog.Logger) func(ctx context.Context) error {
+	if c.Placement == nil {
+		return relay
+	}
+	log = logger(log)
+	return func(ctx context.Context) error {
+		err := relay(ctx)
+		n, serr := c.Placement.SweepRechecks(ctx, placement.RecheckSweepAge)
+		if n > 0 {
+			log.Info("re-check sweep applied waiting re-checks", slog.Int("applied", n))
+		}
+		if serr != nil && err == nil {
+			err = fmt.Errorf("re-check sweep (%d applied before the failure): %w", n, serr)
+		}
+		return err
 	}
 }

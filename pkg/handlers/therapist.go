@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/curavani/matching/pkg/directory"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/inbox"
 	"github.com/curavani/matching/pkg/matching"
@@ -20,9 +21,15 @@ import (
 // searches in its open anfragen; therapist.unblocked is logged for manual
 // review; therapist.updated and every other type is acknowledged without
 // effect.
-func Therapist(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox.Processor {
+//
+// WithCopy makes it keep matching's copy as well (enhancements A1): every
+// therapist.* (created, updated, blocked, unblocked) fetches the therapist
+// and stores him, besides what blocked and unblocked do; a change re-checks
+// his unsent anfragen after the commit.
+func Therapist(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger, opts ...Option) *inbox.Processor {
 	log = logger(log)
-	return &inbox.Processor{
+	o := apply(opts)
+	p := &inbox.Processor{
 		Consumer:  TherapistGroup,
 		Pool:      pool,
 		Publisher: pub,
@@ -31,15 +38,49 @@ func Therapist(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox
 				return therapistBlocked(ctx, tx, in, log)
 			},
 			events.TherapistUnblocked: func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
-				var p struct {
-					TherapistID json.RawMessage `json:"therapist_id"`
-				}
-				_ = json.Unmarshal(in.Payload, &p)
-				log.Info("therapist unblocked: exclusion lists are not changed automatically, manual review required",
-					slog.Any("", in), slog.String("therapist_id", string(p.TherapistID)))
+				therapistUnblocked(in, log)
 				return nil, nil
 			},
 		},
+	}
+	if c := o.copy; c.Directory != nil {
+		blocked, unblocked := p.Routes[events.TherapistBlocked], p.Routes[events.TherapistUnblocked]
+		p.Routes = nil
+		fetch := fetchTherapist(c)
+		p.Prepared = map[string]inbox.Prepare{
+			events.TherapistCreated:   refresh(c, log, fetch, nil),
+			events.TherapistUpdated:   refresh(c, log, fetch, nil),
+			events.TherapistBlocked:   refresh(c, log, fetch, blocked),
+			events.TherapistUnblocked: refresh(c, log, fetch, unblocked),
+		}
+	}
+	return p
+}
+
+func therapistUnblocked(in events.Inbound, log *slog.Logger) {
+	var p struct {
+		TherapistID json.RawMessage `json:"therapist_id"`
+	}
+	_ = json.Unmarshal(in.Payload, &p)
+	log.Info("therapist unblocked: exclusion lists are not changed automatically, manual review required",
+		slog.Any("", in), slog.String("therapist_id", string(p.TherapistID)))
+}
+
+// fetchTherapist fetches the therapist an event names; an outage fails the
+// event, to be delivered again.
+func fetchTherapist(c Copy) fetchFunc {
+	return func(ctx context.Context, in events.Inbound) (storeFunc, error) {
+		id, err := events.ParseTherapistID(in.Payload)
+		if err != nil {
+			return nil, err
+		}
+		f, err := c.Directory.FetchTherapist(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, tx pgx.Tx, cause string) (directory.Stored, error) {
+			return c.Directory.StoreTherapist(ctx, tx, f, cause)
+		}, nil
 	}
 }
 

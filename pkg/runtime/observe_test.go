@@ -78,7 +78,7 @@ func TestRun_patientFunctionCountsItsEventsAndLogsThemByLevel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runtime.Run(ctx, handlers.PatientDeleted, runtime.Options{
+		done <- runtime.Run(ctx, handlers.PatientDeleted(handlers.Settings{}), runtime.Options{
 			Config: config.Common{
 				Database: config.Database{URL: u.String(), MaxConns: 4},
 				Kafka:    config.Kafka{MatchingEventsTopic: "matching-events"},
@@ -341,7 +341,7 @@ func TestRun_databaseErrorsDoNotLogThePassword(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs logtest.Buffer
-			err = runtime.Run(context.Background(), handlers.PatientDeleted, runtime.Options{
+			err = runtime.Run(context.Background(), handlers.PatientDeleted(handlers.Settings{}), runtime.Options{
 				Config:   config.Common{Database: config.Database{URL: dbURL, MaxConns: 1, AutoMigrate: true}},
 				Listener: ln,
 				Log:      slog.New(slog.NewJSONHandler(&logs, nil)),
