@@ -3,8 +3,10 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 
+	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
 	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/store"
@@ -21,6 +23,7 @@ type searchListItem struct {
 	GesamtAnfragen           int     `json:"gesamt_anfragen"`
 	AusgeschlosseneAnzahl    int     `json:"ausgeschlossene_therapeuten_anzahl"`
 	OffenFuerGruppentherapie bool    `json:"offen_fuer_gruppentherapie"`
+	Prioritaet               int     `json:"prioritaet"`
 }
 
 // GET /api/platzsuchen
@@ -62,6 +65,7 @@ func (s *Server) listSearches(r *http.Request) (int, any, error) {
 			GesamtAnfragen:           x.TotalAnfragen,
 			AusgeschlosseneAnzahl:    x.ExclusionListLength,
 			OffenFuerGruppentherapie: found && p.OffenFuerGruppentherapie != nil && *p.OffenFuerGruppentherapie,
+			Prioritaet:               x.Priority,
 		})
 	}
 	return http.StatusOK, map[string]any{"data": data, "page": page, "limit": limit, "total": total}, nil
@@ -126,6 +130,7 @@ func (s *Server) getSearch(r *http.Request) (int, any, error) {
 		"aktive_anfragen":                x.ActiveAnfragen,
 		"gesamt_anfragen":                x.TotalAnfragen,
 		"anfrage_verlauf":                history,
+		"prioritaet":                     x.Priority,
 	}, nil
 }
 
@@ -167,14 +172,31 @@ func (s *Server) updateSearch(r *http.Request) (int, any, error) {
 	status := b.str("status")
 	notes := b.str("notizen")
 	exclusions := b.present("ausgeschlossene_therapeuten")
+	priority := priorityArg(b)
 	if err := b.err(); err != nil {
 		return 0, nil, err
 	}
-	change := placement.SearchChange{Status: deref(status), Notes: notes, Exclusions: exclusions}
+	change := placement.SearchChange{Status: deref(status), Notes: notes, Exclusions: exclusions, Priority: priority}
 	if err := s.uc.UpdateSearch(r.Context(), id, change); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"message": "Patient search updated successfully", "id": id}, nil
+}
+
+// priorityArg reads the optional prioritaet of a search (enhancements A4):
+// an integer as the other int arguments are read, within the column's range.
+func priorityArg(b *body) *int {
+	v := b.present("prioritaet")
+	if v == nil || b.failed != nil {
+		return nil
+	}
+	n, err := parseInt("prioritaet", v)
+	if err == nil && (n < math.MinInt32 || n > math.MaxInt32) {
+		err = fault.Invalidf("Invalid prioritaet: must be an integer between %d and %d", math.MinInt32, math.MaxInt32)
+	}
+	b.fail(err)
+	p := int(n)
+	return &p
 }
 
 // DELETE /api/platzsuchen/{id}

@@ -191,6 +191,7 @@ func TestListSearches_paginationClampsAndFiltersCountTheWholeSet(t *testing.T) {
 		"status": "aktiv", "created_at": "2025-08-12T10:00:00.123456", "updated_at": nil,
 		"aktive_anfragen": jsonNum(1), "gesamt_anfragen": jsonNum(2),
 		"ausgeschlossene_therapeuten_anzahl": jsonNum(0), "offen_fuer_gruppentherapie": true,
+		"prioritaet": jsonNum(0),
 	}
 	if d := cmp.Diff(want, item); d != "" {
 		t.Errorf("item (-want +got):\n%s", d)
@@ -242,7 +243,7 @@ func TestGetSearch_detailWithHistory(t *testing.T) {
 		"id": jsonNum(sid), "patient_id": jsonNum(pid), "status": "aktiv",
 		"created_at": "2025-08-12T10:00:00.123456", "updated_at": nil,
 		"ausgeschlossene_therapeuten": []any{}, "erfolgreiche_vermittlung_datum": nil, "notizen": nil,
-		"aktive_anfragen": jsonNum(1), "gesamt_anfragen": jsonNum(1),
+		"aktive_anfragen": jsonNum(1), "gesamt_anfragen": jsonNum(1), "prioritaet": jsonNum(0),
 		"anfrage_verlauf": []any{map[string]any{
 			"anfrage_id": jsonNum(aid), "therapist_id": jsonNum(tid), "therapeuten_name": "Erika Musterfrau",
 			"position": jsonNum(1), "status": "anstehend", "outcome": nil, "sent_date": nil, "response_date": nil,

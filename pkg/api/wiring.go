@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/directory"
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/runtime"
@@ -57,7 +58,9 @@ func trimList(in []string) []string {
 
 // Wire builds the API the way the anfrage-api function serves it, from its
 // settings and what runtime.Run built: HTTP clients of the neighbour
-// services, the runtime's pool, publisher and logger. The API is the one
+// services with matching's copy of patients and therapists in front of them
+// (composition and the selection list read it), the runtime's pool,
+// publisher and logger. The API is the one
 // function that reports the database-derived business counters, so Wire
 // adds them to d.Metrics (metrics.CollectBusiness; call Wire once per
 // Metrics).
@@ -70,6 +73,7 @@ func Wire(s Settings, d runtime.Deps) *Server {
 			Therapists:    clients.Therapists,
 			Distances:     clients.Distances,
 			Communication: clients.Communication,
+			Directory:     directory.New(d.Pool, clients, d.Log),
 			Matching:      s.Matching,
 			Log:           d.Log,
 			ClaimTTL:      store.ClaimTTL(s.Neighbours.Timeout),
