@@ -113,7 +113,7 @@ func (s *Service) Recheck(ctx context.Context, r store.Recheck) error {
 		// the copy (the decision is thrown away; the one in the
 		// transaction counts).
 		now := s.now()
-		if _, err := s.planRechecks(ctx, recheckRun{view: d.Fetching(), db: s.cfg.Pool, now: now}, r); err != nil {
+		if _, _, err := s.planRechecks(ctx, recheckRun{view: d.Fetching(), db: s.cfg.Pool, now: now}, r); err != nil {
 			return err
 		}
 		var changed []anfrageChange
@@ -122,19 +122,12 @@ func (s *Service) Recheck(ctx context.Context, r store.Recheck) error {
 			if err != nil || !taken {
 				return nil, err
 			}
-			changed, err = s.planRechecks(ctx, recheckRun{view: d.Local(tx), db: tx, tx: tx, now: now}, r)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]events.Outgoing, 0, len(changed))
-			for i := range changed {
-				ev, err := s.applyChange(ctx, tx, &changed[i], now)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, ev)
-			}
-			return out, nil
+			run := recheckRun{view: d.Local(tx), db: tx, tx: tx, now: now, apply: func(c *anfrageChange) (events.Outgoing, error) {
+				return s.applyChange(ctx, tx, c, now)
+			}}
+			var out []events.Outgoing
+			changed, out, err = s.planRechecks(ctx, run, r)
+			return out, err
 		})
 		if errors.Is(err, directory.ErrMissing) && attempt < recheckAttempts {
 			continue
@@ -156,12 +149,14 @@ func (s *Service) Recheck(ctx context.Context, r store.Recheck) error {
 
 // recheckRun is where a re-check reads: the pool with a fetching view
 // before the transaction, the transaction (tx set, anfragen locked) with a
-// local view in it.
+// local view in it, where apply makes each change before the next anfrage
+// is planned (a refill must see who the previous one took).
 type recheckRun struct {
-	view directory.View
-	db   store.DB
-	tx   pgx.Tx
-	now  time.Time
+	view  directory.View
+	db    store.DB
+	tx    pgx.Tx
+	now   time.Time
+	apply func(*anfrageChange) (events.Outgoing, error)
 }
 
 // removal is a patient leaving an anfrage, and why.
@@ -193,36 +188,46 @@ func patientsOf(rs []removal) []int64 {
 }
 
 // planRechecks decides the changes of the unsent anfragen of r's patient
-// or therapist.
-func (s *Service) planRechecks(ctx context.Context, run recheckRun, r store.Recheck) ([]anfrageChange, error) {
+// or therapist, in anfrage id order, and applies each with run.apply when
+// that is set, returning its events.
+func (s *Service) planRechecks(ctx context.Context, run recheckRun, r store.Recheck) ([]anfrageChange, []events.Outgoing, error) {
 	ids, err := store.UnsentAnfragenOf(ctx, run.db, r.PatientID, r.TherapistID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []anfrageChange
+	var changed []anfrageChange
+	var out []events.Outgoing
 	for _, id := range ids {
 		var a store.Anfrage
 		if run.tx != nil {
 			var ok bool
 			if a, ok, err = store.LockUnsentAnfrage(ctx, run.tx, id); err != nil {
-				return nil, err
+				return nil, nil, err
 			} else if !ok {
 				continue
 			}
 		} else if a, err = store.GetAnfrage(ctx, run.db, id); fault.KindOf(err) == fault.NotFound {
 			continue
 		} else if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c, err := s.planAnfrage(ctx, run, a)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if len(c.removed) > 0 {
-			out = append(out, c)
+		if len(c.removed) == 0 {
+			continue
 		}
+		if run.apply != nil {
+			ev, err := run.apply(&c)
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, ev)
+		}
+		changed = append(changed, c)
 	}
-	return out, nil
+	return changed, out, nil
 }
 
 // planAnfrage re-checks every patient of anfrage a against the hard
