@@ -22,3 +22,11 @@ tail: ## follow matching-events readably (type, key, payload); FROM_BEGINNING=1 
 .PHONY: follow-up-once
 follow-up-once: ## run the follow-up job once against the running stack (ARGS='--dry-run --as-of 2025-03-28')
 	@$(DEV) follow-up $(ARGS)
+
+.PHONY: patient-update
+patient-update: ## change a patient at the fake patient service, which publishes patient.updated: make patient-update ID=7 DATA='{"bevorzugtes_therapeutengeschlecht":"Weiblich"}'
+	@$(DEV) patient-update -id "$$ID" -data "$$DATA"
+
+.PHONY: therapist-update
+therapist-update: ## change a therapist at the fake therapist service, which publishes therapist.updated (.blocked/.unblocked on a status change): make therapist-update ID=3 DATA='{"alter_max":40}'
+	@$(DEV) therapist-update -id "$$ID" -data "$$DATA"

@@ -5,6 +5,7 @@
 //	matching-dev event -type T -data JSON [-form envelope|cloudevent] [-key K]
 //	matching-dev tail [-topic matching-events] [-from-beginning]
 //	matching-dev follow-up [--dry-run] [--as-of YYYY-MM-DD]
+//	matching-dev patient-update -id N -data JSON    (therapist-update likewise)
 //
 // run records the stack's addresses in .matching-dev.json (in the current
 // directory), where the other commands find them; without a running stack,
@@ -16,7 +17,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -36,6 +39,9 @@ commands:
   event       publish an event to the topic of its type (make event)
   tail        follow matching-events in readable form (make tail)
   follow-up   run the follow-up job once against the running stack (make follow-up-once)
+  patient-update, therapist-update
+              change a record at the fake patient or therapist service, which
+              publishes the event as the real one does (make patient-update)
 
 "matching-dev <command> -h" shows the flags of a command.
 `
@@ -50,6 +56,9 @@ func main() {
 		"event":     event,
 		"tail":      tail,
 		"follow-up": followUp,
+
+		"patient-update":   func(args []string) error { return update("patient", args) },
+		"therapist-update": func(args []string) error { return update("therapist", args) },
 	}
 	cmd, ok := cmds[os.Args[1]]
 	if !ok {
@@ -221,4 +230,44 @@ func followUp(args []string) error {
 		return exitCode(exit.ExitCode())
 	}
 	return err
+}
+
+// update changes a patient or therapist at the running stack's fake
+// neighbours with PUT /api/{kind}s/{id}, as staff would at the real
+// service; the fake then publishes patient.updated (therapist.updated,
+// .blocked, .unblocked) to its topic, as the real service does.
+func update(kind string, args []string) error {
+	fs := flag.NewFlagSet(kind+"-update", flag.ContinueOnError)
+	id := fs.Int64("id", 0, "the "+kind+"'s id")
+	data := fs.String("data", "", `the fields to change, as a JSON object, e.g. {"bevorzugtes_therapeutengeschlecht":"Weiblich"}`)
+	state := fs.String("state", devstack.DefaultStateFile, "the running stack's state file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id <= 0 || *data == "" {
+		return fmt.Errorf("ID and DATA are required: make %s-update ID=7 DATA='{\"vorname\":\"Sophia\"}'", kind)
+	}
+	st, err := devstack.ReadState(*state)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("%s/api/%ss/%d", st.Neighbours, kind, *id)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(*data))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("PUT %s: %s %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Printf("%s %d changed; the %s service published the event to %s-events\n", kind, *id, kind, kind)
+	return nil
 }

@@ -35,10 +35,14 @@ func (s *Stack) Banner() string {
 	if s.Seeded != "" {
 		fmt.Fprintf(&b, "\n  demo data: %s\n", s.Seeded)
 	}
+	if s.Synced != "" {
+		fmt.Fprintf(&b, "  directory-sync: %s (matching's copy of patients and therapists)\n", s.Synced)
+	}
 	fmt.Fprintf(&b, "\nTry, in another terminal (README: \"Run it locally\"):\n")
 	fmt.Fprintf(&b, "  make tail                                              # follow matching-events\n")
 	fmt.Fprintf(&b, "  curl -s -X POST %s/api/platzsuchen -H 'Content-Type: application/json' -d '{\"patient_id\":10}'\n", s.APIURL)
 	fmt.Fprintf(&b, "  make event TYPE=patient.deleted DATA='{\"patient_id\":4}'\n")
+	fmt.Fprintf(&b, "  make patient-update ID=7 DATA='{\"bevorzugtes_therapeutengeschlecht\":\"Weiblich\"}'   # the patient service publishes patient.updated\n")
 	fmt.Fprintf(&b, "  curl -s %s/metrics | grep ^matching_                # every function serves /metrics\n\n", s.APIURL)
 	return b.String()
 }

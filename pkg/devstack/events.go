@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/curavani/matching/pkg/events"
+	"github.com/curavani/matching/pkg/neighbours/fake"
 )
 
 // Forms of an event published with Publish.
@@ -251,3 +252,42 @@ func saramaConfig() *sarama.Config {
 	cfg.Metadata.Retry.Max = 2
 	return cfg
 }
+
+// Announcer publishes the changes the fake patient and therapist services
+// make over HTTP (fake.Fake.OnChange) as the real services do: one envelope
+// record per change on patient-events or therapist-events, keyed by the id.
+// It keeps one producer for all of them.
+type Announcer struct {
+	p   sarama.SyncProducer
+	log interface {
+		Error(msg string, args ...any)
+	}
+}
+
+// NewAnnouncer connects a producer to brokers.
+func NewAnnouncer(brokers []string, log interface{ Error(string, ...any) }) (*Announcer, error) {
+	p, err := sarama.NewSyncProducer(brokers, producerConfig())
+	if err != nil {
+		return nil, fmt.Errorf("connect to kafka %v: %w", brokers, err)
+	}
+	return &Announcer{p: p, log: log}, nil
+}
+
+// Announce publishes one change; a failure is logged (the fake has made
+// the change and answers its caller either way, as a service whose event
+// got lost would).
+func (a *Announcer) Announce(c fake.Change) {
+	data, err := json.Marshal(c.Payload)
+	if err == nil {
+		var msg *sarama.ProducerMessage
+		if msg, _, err = record(context.Background(), c.Type, string(data), FormEnvelope, c.Key); err == nil {
+			_, _, err = a.p.SendMessage(msg)
+		}
+	}
+	if err != nil {
+		a.log.Error("fake neighbours: change not published", "type", c.Type, "key", c.Key, "error", err.Error())
+	}
+}
+
+// Close closes the producer.
+func (a *Announcer) Close() error { return a.p.Close() }

@@ -72,6 +72,24 @@ func (s *testStack) call(method, path string, body any, want int) map[string]any
 	return out
 }
 
+// neighbour sends one request to the fake neighbour services, as
+// make patient-update does, and checks its status.
+func (s *testStack) neighbour(method, path string, body any, want int) {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.NeighboursURL+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		raw, _ := io.ReadAll(resp.Body)
+		s.t.Fatalf("%s %s at the fake neighbours: status %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+}
+
 // publish produces one event as `make event` does.
 func (s *testStack) publish(eventType, data, form string) Published {
 	s.t.Helper()

@@ -38,6 +38,13 @@ func (s *Stack) startNeighbours() error {
 	}
 	s.Neighbours = fake.New()
 	s.NeighboursURL = "http://" + ln.Addr().String()
+	// Changes made over HTTP reach matching as events, as in production.
+	s.announcer, err = NewAnnouncer(s.Brokers, s.log)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("fake neighbours: %w", err)
+	}
+	s.Neighbours.OnChange(s.announcer.Announce)
 	s.wg.Go(func() {
 		if err := s.Neighbours.Serve(s.ctx, ln); err != nil {
 			s.log.Error("fake neighbours stopped", slog.String("error", err.Error()))

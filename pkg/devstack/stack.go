@@ -118,6 +118,9 @@ type Stack struct {
 	fns      map[string]*function
 	apiDone  chan error
 	stopOnce sync.Once
+
+	// announcer publishes what the fake neighbours change over HTTP.
+	announcer *Announcer
 }
 
 // Start brings up the whole service in this process and returns when every
@@ -195,6 +198,9 @@ func (s *Stack) Stop() {
 	s.stopOnce.Do(func() {
 		s.cancel()
 		s.wg.Wait()
+		if s.announcer != nil {
+			_ = s.announcer.Close()
+		}
 		if s.pool != nil {
 			s.pool.Close()
 		}

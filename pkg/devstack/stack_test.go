@@ -90,7 +90,24 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 		followUp = 0
 	}
 
-	got := byKey(events.waitEvents(t, 9+followUp, 20*time.Second))
+	// 6. A patient changes her mind. Jan Weber (11) starts an urgent search;
+	// an anfrage for Markus Schulz (therapist 10, Stolberg) takes him first,
+	// then the longest waiting: Jonas, Lukas, Paul, David and Sophie (7);
+	// Tim (8, 5 km from Stolberg) waits. Sophie now wants a female
+	// therapist: the patient service changes her record and publishes
+	// patient.updated; she leaves the unsent anfrage and Tim takes her place.
+	s.call("POST", "/api/platzsuchen", map[string]any{"patient_id": 11}, 201)
+	s.call("PUT", "/api/platzsuchen/11", map[string]any{"prioritaet": 1}, 200)
+	r = s.call("POST", "/api/therapeutenanfragen/erstellen-fuer-therapeut", map[string]any{"therapist_id": 10, "plz_prefix": "52"}, 201)
+	if d := cmp.Diff([]any{11.0, 1.0, 3.0, 5.0, 6.0, 7.0}, r["patient_ids"]); d != "" || r["anfrage_id"] != 3.0 {
+		t.Fatalf("anfrage %v: patients (-want +got)\n%s", r["anfrage_id"], d)
+	}
+	s.neighbour("PUT", "/api/patients/7", map[string]any{"bevorzugtes_therapeutengeschlecht": "Weiblich"}, 200)
+	eventually(t, 10*time.Second, "Sophie leaves anfrage 3", func() bool {
+		return scalar[int](s, `SELECT count(*) FROM matching_service.therapeut_anfrage_patient WHERE therapeutenanfrage_id = 3 AND patient_id = 8`) == 1
+	})
+
+	got := byKey(events.waitEvents(t, 12+followUp, 20*time.Second))
 	today := time.Now().In(s.opts.Matching.Location())
 	statusChanged := func(search, patient int, from any, to string) emitted {
 		return emitted{Type: "search.status_changed", Payload: map[string]any{
@@ -105,7 +122,15 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 			{Type: "therapeutenanfrage.response_received", Payload: map[string]any{"anfrage_id": 2.0, "response_type": "teilweise_Annahme", "accepted_count": 2.0, "rejected_count": 1.0, "no_response_count": 0.0}},
 			statusChanged(2, 2, "aktiv", "erfolgreich"),
 		},
-		"3": {{Type: "cooling.period_started", Payload: map[string]any{"therapist_id": 3.0, "next_contactable_date": matching.CoolingUntil(today, 4), "reason": "response_received"}}},
+		// Therapist 3 and anfrage 3 share the key "3".
+		"3": {
+			{Type: "cooling.period_started", Payload: map[string]any{"therapist_id": 3.0, "next_contactable_date": matching.CoolingUntil(today, 4), "reason": "response_received"}},
+			{Type: "therapeutenanfrage.created", Payload: map[string]any{"anfrage_id": 3.0, "therapist_id": 10.0, "patient_ids": []any{11.0, 1.0, 3.0, 5.0, 6.0, 7.0}, "anfrage_size": 6.0}},
+			{Type: "therapeutenanfrage.composition_changed", Payload: map[string]any{"anfrage_id": 3.0, "therapist_id": 10.0,
+				"removed": []any{map[string]any{"patient_id": 7.0, "reason": "patient prefers Weiblich, therapist is männlich"}},
+				"added":   []any{8.0}, "anfrage_size": 6.0}},
+		},
+		"11": {statusChanged(11, 11, nil, "aktiv")},
 		"4": {statusChanged(4, 4, "aktiv", "abgebrochen")},
 		"9": {statusChanged(9, 9, "pausiert", "abgebrochen")},
 	}
@@ -174,8 +199,11 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 			t.Errorf("search %d notes %q", id, searches[id].Notes)
 		}
 	}
-	if n := scalar[int](s, `SELECT count(*) FROM matching_service.processed_events WHERE consumer = 'matching-service-patient'`); n != 2 {
-		t.Errorf("%d patient events recorded as processed, want 2 (the poison one is not)", n)
+	if n := scalar[int](s, `SELECT count(*) FROM matching_service.processed_events WHERE consumer = 'matching-service-patient'`); n != 3 {
+		t.Errorf("%d patient events recorded as processed, want 3 (the poison one is not)", n)
+	}
+	if notes := scalar[string](s, `SELECT notizen FROM matching_service.therapeutenanfrage WHERE id = 3`); !strings.HasSuffix(notes, "(System)] Removed patient 7: patient prefers Weiblich, therapist is männlich") {
+		t.Errorf("anfrage 3 notes %q", notes)
 	}
 	if typ := scalar[string](s, `SELECT antworttyp::text FROM matching_service.therapeutenanfrage WHERE id = 2`); typ != "teilweise_Annahme" {
 		t.Errorf("anfrage 2 antworttyp %s", typ)
@@ -193,7 +221,7 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 	// (the demo anfrage 1 included) from the database.
 	api := metricstest.Get(t, s.APIURL+"/metrics")
 	for name, want := range map[string]map[string]float64{
-		"matching_anfragen_created_total": {"": 2},
+		"matching_anfragen_created_total": {"": 3},
 		"matching_anfragen_sent_total":    {"channel=email": 2, "channel=phone_call": 0},
 		"matching_anfragen_responses_total": {"response_type=teilweise_Annahme": 1, "response_type=vollstaendige_Annahme": 0,
 			"response_type=vollstaendige_Ablehnung": 0, "response_type=keine_Antwort": 0},
@@ -207,6 +235,7 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 	// no lag left on the partitions it processed.
 	patientURL := s.functionURL("patient-deleted") + "/metrics"
 	wantConsumed := map[string]float64{
+		"outcome=processed,source=patient-events,type=patient.updated": 1,
 		"outcome=processed,source=patient-events,type=patient.deleted": 2,
 		"outcome=rejected,source=patient-events,type=patient.deleted":  1,
 	}

@@ -139,7 +139,7 @@ func TestPatientDeletedFunction_kafkaDirect_unstorableRecordsAreDeadLetteredAndT
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runtime.Run(ctx, handlers.PatientDeleted, runtime.Options{Config: cfg, Log: slog.New(slog.DiscardHandler)})
+		done <- runtime.Run(ctx, handlers.PatientDeleted(handlers.Settings{}), runtime.Options{Config: cfg, Log: slog.New(slog.DiscardHandler)})
 	}()
 	defer func() {
 		cancel()

@@ -9,7 +9,9 @@
 // exactly as the reference's own tests do, or through the Go API (AddPatient,
 // AddTherapist). It records the emails and phone calls it receives, counts
 // requests per endpoint, and can be slowed down (SetLatency), made to fail
-// (FailNext) or taken down (SetDown). A Fake is safe for concurrent use.
+// (FailNext) or taken down (SetDown), and it can announce the changes made
+// to patients and therapists over HTTP as their services publish them
+// (OnChange). A Fake is safe for concurrent use.
 package fake
 
 import (
@@ -96,6 +98,7 @@ type Fake struct {
 	counts         map[Endpoint]int
 	bareLists      bool
 	now            func() time.Time
+	onChange       func(Change)
 }
 
 type failure struct {

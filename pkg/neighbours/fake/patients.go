@@ -88,15 +88,15 @@ func SamplePatient(overrides map[string]any) map[string]any {
 // patientRoutes registers the endpoints of the patient service.
 func (f *Fake) patientRoutes(route routeFunc) {
 	route(CreatePatient, PatientService, func(w http.ResponseWriter, r *http.Request) {
-		f.createPerson(w, r, "patient", f.patients, patientFields, nil)
+		f.announcePatient("patient.created", f.createPerson(w, r, "patient", f.patients, patientFields, nil))
 	})
 	route(GetPatient, PatientService, func(w http.ResponseWriter, r *http.Request) {
 		f.getOne(w, r, f.patients, "Patient not found")
 	})
 	route(UpdatePatient, PatientService, func(w http.ResponseWriter, r *http.Request) {
-		f.updatePerson(w, r, f.patients, patientFields, nil, "Patient not found")
+		f.announcePatient("patient.updated", f.updatePerson(w, r, f.patients, patientFields, nil, "Patient not found"))
 	})
 	route(DeletePatient, PatientService, func(w http.ResponseWriter, r *http.Request) {
-		f.deleteOne(w, r, f.patients, "Patient not found", "Patient deleted successfully")
+		f.announcePatient("patient.deleted", f.deleteOne(w, r, f.patients, "Patient not found", "Patient deleted successfully"))
 	})
 }

@@ -153,34 +153,37 @@ func (f *Fake) getOne(w http.ResponseWriter, r *http.Request, from map[int64]*re
 	writeRaw(w, http.StatusOK, body)
 }
 
-func (f *Fake) deleteOne(w http.ResponseWriter, r *http.Request, from map[int64]*record, notFound, deleted string) {
+// deleteOne deletes a record and returns what it deleted (nil when
+// nothing).
+func (f *Fake) deleteOne(w http.ResponseWriter, r *http.Request, from map[int64]*record, notFound, deleted string) *personChange {
 	id, ok := pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	f.mu.Lock()
-	_, found := from[id]
+	rec, found := from[id]
 	delete(from, id)
 	f.mu.Unlock()
 	if !found {
 		writeJSON(w, http.StatusNotFound, msg(notFound))
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, msg(deleted))
+	return &personChange{id: id, before: rec.copy()}
 }
 
 // createPerson serves POST /api/patients and POST /api/therapists: known
 // fields are parsed as the reference parses them, unknown keys kept as given,
 // the id assigned by the fake.
-func (f *Fake) createPerson(w http.ResponseWriter, r *http.Request, kind string, into map[int64]*record, fields []field, statuses []string) {
+func (f *Fake) createPerson(w http.ResponseWriter, r *http.Request, kind string, into map[int64]*record, fields []field, statuses []string) *personChange {
 	_, body, ok := readBody(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	known, problem := parseKnown(body, fields, statuses, false)
 	if problem != "" {
 		writeJSON(w, http.StatusBadRequest, msg(problem))
-		return
+		return nil
 	}
 	for k, v := range known {
 		body[k] = v
@@ -193,45 +196,49 @@ func (f *Fake) createPerson(w http.ResponseWriter, r *http.Request, kind string,
 	rec := &record{m: body}
 	into[id] = rec
 	out := rec.json()
+	after := rec.copy()
 	f.mu.Unlock()
 	writeRaw(w, http.StatusCreated, out)
+	return &personChange{id: id, after: after}
 }
 
 // updatePerson serves PUT /api/patients/{id} and PUT /api/therapists/{id}:
 // known fields that are not null are set ("" clears a date); unknown keys are
 // ignored, as reqparse ignores them.
-func (f *Fake) updatePerson(w http.ResponseWriter, r *http.Request, into map[int64]*record, fields []field, statuses []string, notFound string) {
+func (f *Fake) updatePerson(w http.ResponseWriter, r *http.Request, into map[int64]*record, fields []field, statuses []string, notFound string) *personChange {
 	id, ok := pathID(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	_, body, ok := readBody(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	f.mu.Lock()
 	rec, found := into[id]
 	f.mu.Unlock()
 	if !found {
 		writeJSON(w, http.StatusNotFound, msg(notFound))
-		return
+		return nil
 	}
 	known, problem := parseKnown(body, fields, statuses, true)
 	if problem != "" {
 		writeJSON(w, http.StatusBadRequest, msg(problem))
-		return
+		return nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if rec, found = into[id]; !found {
 		writeJSON(w, http.StatusNotFound, msg(notFound))
-		return
+		return nil
 	}
+	before := rec.copy()
 	for k, v := range known {
 		rec.set(k, v)
 	}
 	rec.set("updated_at", dateStamp(f.now()))
 	writeRaw(w, http.StatusOK, rec.json())
+	return &personChange{id: id, before: before, after: rec.copy()}
 }
 
 // pageParams reads page and limit as the reference's PaginatedListResource

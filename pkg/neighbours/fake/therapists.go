@@ -87,14 +87,14 @@ func SampleTherapist(overrides map[string]any) map[string]any {
 // therapistRoutes registers the endpoints of the therapist service.
 func (f *Fake) therapistRoutes(route routeFunc) {
 	route(CreateTherapist, TherapistService, func(w http.ResponseWriter, r *http.Request) {
-		f.createPerson(w, r, "therapist", f.therapists, therapistFields, therapistStatuses)
+		f.announceTherapist("therapist.created", f.createPerson(w, r, "therapist", f.therapists, therapistFields, therapistStatuses))
 	})
 	route(ListTherapists, TherapistService, f.listTherapists)
 	route(GetTherapist, TherapistService, func(w http.ResponseWriter, r *http.Request) {
 		f.getOne(w, r, f.therapists, "Therapist not found")
 	})
 	route(UpdateTherapist, TherapistService, func(w http.ResponseWriter, r *http.Request) {
-		f.updatePerson(w, r, f.therapists, therapistFields, therapistStatuses, "Therapist not found")
+		f.announceTherapist("therapist.updated", f.updatePerson(w, r, f.therapists, therapistFields, therapistStatuses, "Therapist not found"))
 	})
 	route(DeleteTherapist, TherapistService, func(w http.ResponseWriter, r *http.Request) {
 		f.deleteOne(w, r, f.therapists, "Therapist not found", "Therapist deleted successfully")
