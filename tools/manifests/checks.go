@@ -23,6 +23,7 @@ type Check struct {
 // Checks are every cross-check, in the order they are reported.
 var Checks = []Check{
 	{"ko images are function mains", checkImages},
+	{"every function main is deployed", checkMainsDeployed},
 	{"references resolve", checkReferences},
 	{"envelope triggers match their KafkaSources", checkEnvelopeTriggers},
 	{"trigger types are event types the code knows", checkTriggerTypes},
@@ -70,6 +71,25 @@ func checkImages(s *Set, r *Repo) []error {
 					errs = append(errs, fmt.Errorf("%s container %q: image %s is not pinned to a version", w.owner, c.Name, c.Image))
 				}
 			}
+		}
+	}
+	return errs
+}
+
+// checkMainsDeployed: every package main under functions/ is the ko://
+// image of some workload of the build, so that a new function (a job like
+// directory-sync, a handler) cannot ship without the object that runs it.
+func checkMainsDeployed(s *Set, r *Repo) []error {
+	deployed := map[string]bool{}
+	for _, w := range workloads(s) {
+		for _, c := range containers(w.spec) {
+			deployed[strings.TrimPrefix(c.Image, koPrefix)] = true
+		}
+	}
+	var errs []error
+	for _, main := range sortedKeys(r.Mains) {
+		if !deployed[main] {
+			errs = append(errs, fmt.Errorf("%s is run by no workload of the build (give it a Knative Service, Job or CronJob)", main))
 		}
 	}
 	return errs

@@ -84,7 +84,7 @@ func TestKustomization_buildsEveryResourceTheDeploymentNeeds(t *testing.T) {
 		count[o.GVK.Kind]++
 	}
 	want := map[string]int{
-		"Namespace": 1, "StatefulSet": 1, "NetworkPolicy": 1, "Job": 1, "CronJob": 1,
+		"Namespace": 1, "StatefulSet": 1, "NetworkPolicy": 1, "Job": 1, "CronJob": 2,
 		"Kafka": 1, "KafkaNodePool": 1, "KafkaTopic": 5,
 		"Broker": 1, "Trigger": 6, "KafkaSource": 3, "KafkaSink": 2, "SinkBinding": 2, "PingSource": 1,
 	}
@@ -296,6 +296,13 @@ func TestBrokenManifests_failValidation(t *testing.T) {
 			kind: "CronJob", name: "follow-up",
 			mutate: func(m map[string]any) { dig(m, "spec").(map[string]any)["schedule"] = "0 25 * * *" },
 			want:   `schedule "0 25 * * *"`,
+		},
+		"a function main no workload runs": {
+			kind: "CronJob", name: "directory-sync",
+			mutate: func(m map[string]any) {
+				container(m, "spec", "jobTemplate", "spec", "template")["image"] = "ko://github.com/curavani/matching/functions/follow-up"
+			},
+			want: "functions/directory-sync is run by no workload",
 		},
 		"CronJob without a time zone": {
 			kind: "CronJob", name: "follow-up",
