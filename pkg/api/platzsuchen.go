@@ -184,15 +184,16 @@ func (s *Server) updateSearch(r *http.Request) (int, any, error) {
 }
 
 // priorityArg reads the optional prioritaet of a search (enhancements A4):
-// an integer as the other int arguments are read, within the column's range.
+// an integer as the other int arguments are read, within the column's range
+// but for its lowest value, whose negation (the queue's index) does not fit.
 func priorityArg(b *body) *int {
 	v := b.present("prioritaet")
 	if v == nil || b.failed != nil {
 		return nil
 	}
 	n, err := parseInt("prioritaet", v)
-	if err == nil && (n < math.MinInt32 || n > math.MaxInt32) {
-		err = fault.Invalidf("Invalid prioritaet: must be an integer between %d and %d", math.MinInt32, math.MaxInt32)
+	if err == nil && (n < -math.MaxInt32 || n > math.MaxInt32) {
+		err = fault.Invalidf("Invalid prioritaet: must be an integer between %d and %d", -math.MaxInt32, math.MaxInt32)
 	}
 	b.fail(err)
 	p := int(n)

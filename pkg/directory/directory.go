@@ -103,9 +103,9 @@ func patientCopy(p neighbours.Patient, at time.Time) store.PatientCopy {
 	}
 }
 
-// patientOf is the patient record a copy holds (without Raw: the copy keeps
+// PatientOf is the patient record a copy holds (without Raw: the copy keeps
 // only the fields matching reads).
-func patientOf(c store.PatientCopy) neighbours.Patient {
+func PatientOf(c store.PatientCopy) neighbours.Patient {
 	return neighbours.Patient{
 		ID: c.ID, Vorname: c.Vorname, Nachname: c.Nachname, Strasse: c.Strasse, PLZ: c.PLZ, Ort: c.Ort,
 		Geschlecht: c.Geschlecht, Geburtsdatum: c.Geburtsdatum, Symptome: c.Symptome,

@@ -36,6 +36,9 @@ func (d *Directory) Local(tx pgx.Tx) View { return View{d: d, db: tx} }
 // Patients returns the copied patients of ids. A patient the service no
 // longer has (a removed copy, or a 404 on fetching) is left out.
 func (v View) Patients(ctx context.Context, ids []int64) (map[int64]neighbours.Patient, error) {
+	if len(ids) == 0 {
+		return map[int64]neighbours.Patient{}, nil
+	}
 	copies, err := store.PatientCopies(ctx, v.db, ids)
 	if err != nil {
 		return nil, err
@@ -50,7 +53,7 @@ func (v View) Patients(ctx context.Context, ids []int64) (map[int64]neighbours.P
 			seen[id] = true
 			missing = append(missing, id)
 		case !c.Removed:
-			out[id] = patientOf(c)
+			out[id] = PatientOf(c)
 		}
 	}
 	if len(missing) == 0 {

@@ -96,11 +96,7 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 	if err := s.checkContactable(ctx, s.cfg.Pool, t, today); err != nil {
 		return store.Anfrage{}, nil, err
 	}
-	cands, err := store.CandidateSearches(ctx, s.cfg.Pool, tid)
-	if err != nil {
-		return store.Anfrage{}, nil, err
-	}
-	searchIDs, err := s.compose(ctx, t.Matching(), prefix, cands, today)
+	searchIDs, err := s.compose(ctx, t.Matching(), prefix, today)
 	if err != nil {
 		return store.Anfrage{}, nil, err
 	}
@@ -149,15 +145,19 @@ func (s *Service) create(ctx context.Context, tid int64, prefix string) (store.A
 // from matching's copy when the service has one (enhancements A2), else
 // asking the patient and geocoding services per candidate, as the
 // reference did.
-func (s *Service) compose(ctx context.Context, t matching.Therapist, prefix string, cands []store.Candidate, today time.Time) ([]int64, error) {
+func (s *Service) compose(ctx context.Context, t matching.Therapist, prefix string, today time.Time) ([]int64, error) {
 	var picked []store.Candidate
 	if d := s.cfg.Directory; d != nil {
-		q := queue{view: d.Fetching(), t: t, prefix: prefix, today: today, defaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM}
+		q := queue{view: d.Fetching(), db: s.cfg.Pool, t: t, prefix: prefix, today: today, defaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM}
 		var err error
-		if picked, err = q.first(ctx, cands, s.cfg.Matching.MaxAnfrageSize); err != nil {
+		if picked, err = q.first(ctx, s.cfg.Matching.MaxAnfrageSize); err != nil {
 			return nil, err
 		}
 	} else {
+		cands, err := store.CandidateSearches(ctx, s.cfg.Pool, t.ID)
+		if err != nil {
+			return nil, err
+		}
 		c := composer{
 			patients:     s.cfg.Patients,
 			distances:    s.cfg.Distances,

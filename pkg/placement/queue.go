@@ -11,59 +11,73 @@ import (
 
 // queue picks patients for one therapist from matching's copy
 // (enhancements A2): the same choice as composer.compose, in the same
-// order (store.CandidateSearches), but the patients come from the copy and
-// the distances from the distance table. Through a directory.View of the
-// pool it fetches what the copy lacks; through a View of a transaction it
-// calls no service and returns directory.ErrMissing instead.
+// order (prioritaet, then the longest waiting, then the search id), but the
+// searches are read together with their patients' copies, a page at a
+// time, and the distances come from the distance table. Through a
+// directory.View of the pool it fetches what the copy lacks; through a
+// View of a transaction (db the same transaction) it calls no service and
+// returns directory.ErrMissing instead.
 type queue struct {
 	view         directory.View
+	db           store.DB
 	t            matching.Therapist
 	prefix       string
 	today        time.Time
 	defaultMaxKM float64
 }
 
-// firstBatch is how many candidates the first read of the copy takes;
-// every further read takes twice as many, up to maxBatch, so a composition
-// whose first candidates qualify reads a few rows and one that qualifies
-// nobody reads all of them in a few statements.
+// firstPage is how many searches the first read of the queue takes; every
+// further read takes twice as many, up to maxPage, so a composition whose
+// first candidates qualify reads a few rows and one that qualifies nobody
+// reads the whole queue in a few statements.
 const (
-	firstBatch = 64
-	maxBatch   = 4096
+	firstPage = 64
+	maxPage   = 4096
 )
 
-// first returns the first n candidates, in the given order, whose patient
-// the copy has, whose PLZ starts with q.prefix and who pass the hard
-// constraints against q.t. The local constraints are checked before the
-// distance is looked up, so a candidate they reject costs no distance (the
-// verdict is the same: CheckConstraints is a conjunction).
-func (q queue) first(ctx context.Context, cands []store.Candidate, n int) ([]store.Candidate, error) {
+// first returns the first n searches of the queue (those of patients in an
+// open anfrage to q.t left out) whose patient the copy has, whose PLZ starts
+// with q.prefix and who pass the hard constraints against q.t. The local
+// constraints are checked before the distance is looked up, so a candidate
+// they reject costs no distance (the verdict is the same: CheckConstraints
+// is a conjunction).
+func (q queue) first(ctx context.Context, n int) ([]store.Candidate, error) {
 	var picked []store.Candidate
-	size := firstBatch
-	for start := 0; start < len(cands) && len(picked) < n; start += size {
-		if start > 0 {
-			size = min(size*2, maxBatch)
+	var after *store.QueueCursor
+	for size := firstPage; len(picked) < n; size = min(size*2, maxPage) {
+		page, err := store.CandidateQueue(ctx, q.db, q.t.ID, q.prefix, after, size)
+		if err != nil {
+			return nil, err
 		}
-		batch := cands[start:min(start+size, len(cands))]
-		ids := make([]int64, len(batch))
-		for i, c := range batch {
-			ids[i] = c.PatientID
+		if len(page) == 0 {
+			break
 		}
-		patients, err := q.view.Patients(ctx, ids)
+		after = page[len(page)-1].Cursor()
+		// Patients the copy has no row for yet are fetched (or missed).
+		var missing []int64
+		for _, s := range page {
+			if s.Copy.ID == 0 {
+				missing = append(missing, s.PatientID)
+			}
+		}
+		fetched, err := q.view.Patients(ctx, missing)
 		if err != nil {
 			return nil, err
 		}
 		var local []pair
-		for _, c := range batch {
-			rec, ok := patients[c.PatientID]
+		for _, s := range page {
+			rec, ok := fetched[s.PatientID]
+			if s.Copy.ID != 0 {
+				rec, ok = directory.PatientOf(s.Copy), true
+			}
 			if !ok {
 				continue
 			}
 			p := rec.Matching()
-			if !matching.HasPLZPrefix(p, q.prefix) || matching.CheckLocal(p, q.t, c.Exclusions, q.today) != "" {
+			if !matching.HasPLZPrefix(p, q.prefix) || matching.CheckLocal(p, q.t, s.Exclusions, q.today) != "" {
 				continue
 			}
-			local = append(local, pair{cand: c, patient: p})
+			local = append(local, pair{cand: s.Candidate, patient: p})
 		}
 		// The distances of the survivors, a few more than still needed at
 		// a time: with a warm table that is one statement each, and on
@@ -84,6 +98,9 @@ func (q queue) first(ctx context.Context, cands []store.Candidate, n int) ([]sto
 					}
 				}
 			}
+		}
+		if len(page) < size {
+			break
 		}
 	}
 	return picked, nil

@@ -260,7 +260,7 @@ func (s *Service) planAnfrage(ctx context.Context, run recheckRun, a store.Anfra
 		return c, err
 	}
 	today := s.today(run.now)
-	q := queue{view: run.view, t: t.Matching(), today: today, defaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM}
+	q := queue{view: run.view, db: run.db, t: t.Matching(), today: today, defaultMaxKM: s.cfg.Matching.DefaultMaxDistanceKM}
 	var members []pair
 	var memberEntries []store.AnfrageEntry
 	for _, e := range entries {
@@ -296,11 +296,7 @@ func (s *Service) planAnfrage(ctx context.Context, run recheckRun, a store.Anfra
 	if q.prefix, err = s.anfragePrefix(ctx, run.db, a.ID, t.PLZ); err != nil {
 		return c, err
 	}
-	cands, err := store.CandidateSearches(ctx, run.db, a.TherapistID)
-	if err != nil {
-		return c, err
-	}
-	c.refill, err = q.first(ctx, cands, need)
+	c.refill, err = q.first(ctx, need)
 	return c, err
 }
 

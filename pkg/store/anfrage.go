@@ -191,7 +191,7 @@ func CandidateSearches(ctx context.Context, db DB, therapistID int64) ([]Candida
 		      SELECT 1 FROM matching_service.therapeut_anfrage_patient e
 		      JOIN matching_service.therapeutenanfrage a ON a.id = e.therapeutenanfrage_id
 		      WHERE e.patient_id = s.patient_id AND a.therapist_id = $1 AND `+openAnfrage+`)
-		ORDER BY s.prioritaet DESC, s.created_at, s.id`, therapistID)
+		ORDER BY -s.prioritaet, s.created_at, s.id`, therapistID)
 	if err != nil {
 		return nil, fmt.Errorf("candidate searches: %w", err)
 	}

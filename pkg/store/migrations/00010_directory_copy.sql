@@ -126,10 +126,14 @@ CREATE TABLE IF NOT EXISTS matching_service.directory_sync (
     failed       integer NOT NULL
 );
 
--- The priority of a search (A4): higher first, then the longest waiting.
+-- The priority of a search (A4): higher first, then the longest waiting,
+-- then the id. The queue is read in that order a page at a time
+-- (store.CandidateQueue): the index is on -prioritaet, so that one row
+-- comparison (-prioritaet, created_at, id) > (…) starts each page where the
+-- last one ended.
 ALTER TABLE matching_service.platzsuche ADD COLUMN IF NOT EXISTS prioritaet integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS idx_platzsuche_aktiv_queue
-    ON matching_service.platzsuche (prioritaet DESC, created_at, id)
+    ON matching_service.platzsuche ((-prioritaet), created_at, id)
     WHERE status = 'aktiv';
 
 -- The PLZ prefix an anfrage was composed for, so that a refill takes
