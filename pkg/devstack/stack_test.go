@@ -131,8 +131,8 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 				"added":   []any{8.0}, "anfrage_size": 6.0}},
 		},
 		"11": {statusChanged(11, 11, nil, "aktiv")},
-		"4": {statusChanged(4, 4, "aktiv", "abgebrochen")},
-		"9": {statusChanged(9, 9, "pausiert", "abgebrochen")},
+		"4":  {statusChanged(4, 4, "aktiv", "abgebrochen")},
+		"9":  {statusChanged(9, 9, "pausiert", "abgebrochen")},
 	}
 	if followUp == 1 {
 		call := s.Neighbours.PhoneCalls()
