@@ -22,23 +22,8 @@ import (
 
 const name = "directory-sync"
 
-// spec is the job's environment: the shared blocks and the services and
-// parameters of matching's copy.
-type spec struct {
-	config.Common
-	Copy handlers.Settings
-}
-
-// Validate checks the common block, then the copy's settings.
-func (s *spec) Validate() error {
-	if err := s.Common.Validate(); err != nil {
-		return err
-	}
-	return s.Copy.Validate()
-}
-
 func main() {
-	var cfg spec
+	var cfg handlers.Spec
 	if err := config.Load(&cfg); err != nil {
 		config.Exit(name, err)
 	}
@@ -49,7 +34,7 @@ func main() {
 }
 
 // run performs one sync and returns the exit status.
-func run(ctx context.Context, cfg spec) int {
+func run(ctx context.Context, cfg handlers.Spec) int {
 	log := runtime.NewLogger(cfg.Logging).With("function", name)
 	deps, release, err := runtime.Open(ctx, cfg.Common, log)
 	if err != nil {

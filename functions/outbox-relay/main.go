@@ -16,24 +16,19 @@ import (
 	"github.com/curavani/matching/pkg/runtime"
 )
 
-// spec is the relay's environment: the common block and its own settings.
+// spec is the relay's environment: the common block and the settings of
+// the re-check sweep (handlers.Spec), and the relay's own.
 type spec struct {
-	config.Common
+	handlers.Spec
 	Relay handlers.RelaySettings
-	// Copy are the services and parameters the re-check sweep needs.
-	Copy handlers.Settings
 }
 
-// Validate checks the common block, then the relay's and the sweep's
-// settings.
+// Validate checks the blocks of handlers.Spec, then the relay's settings.
 func (s *spec) Validate() error {
-	if err := s.Common.Validate(); err != nil {
+	if err := s.Spec.Validate(); err != nil {
 		return err
 	}
-	if err := s.Relay.Validate(); err != nil {
-		return err
-	}
-	return s.Copy.Validate()
+	return s.Relay.Validate()
 }
 
 func main() {

@@ -15,23 +15,8 @@ import (
 	"github.com/curavani/matching/pkg/runtime"
 )
 
-// spec is the function's environment: the common block and the services
-// and business parameters of matching's copy (handlers.Settings).
-type spec struct {
-	config.Common
-	Copy handlers.Settings
-}
-
-// Validate checks the common block, then the copy's settings.
-func (s *spec) Validate() error {
-	if err := s.Common.Validate(); err != nil {
-		return err
-	}
-	return s.Copy.Validate()
-}
-
 func main() {
-	var cfg spec
+	var cfg handlers.Spec
 	if err := config.Load(&cfg); err != nil {
 		config.Exit(handlers.PatientDeletedName, err)
 	}

@@ -71,21 +71,9 @@ func (d *Directory) StorePatient(ctx context.Context, tx pgx.Tx, f Fetched[neigh
 		c.ID = f.ID
 	}
 	ch, err := store.StorePatientCopy(ctx, tx, c)
-	if err != nil || !ch.Changed {
-		return Stored{CopyChange: ch}, err
-	}
-	if ch.OldAddress != c.Address {
-		if err := store.ForgetPatientAddress(ctx, tx, ch.OldAddress); err != nil {
-			return Stored{}, err
-		}
-	}
-	out := Stored{CopyChange: ch}
-	if cause != "" {
-		if out.Recheck, err = store.RequestRecheck(ctx, tx, f.ID, 0, cause); err != nil {
-			return Stored{}, err
-		}
-	}
-	return out, nil
+	return afterStore(ctx, tx, ch, err, c.Address, store.ForgetPatientAddress, func() (int64, error) {
+		return store.RequestRecheck(ctx, tx, f.ID, 0, cause)
+	}, cause)
 }
 
 // StoreTherapist stores a fetched therapist in tx as StorePatient does.
@@ -96,17 +84,26 @@ func (d *Directory) StoreTherapist(ctx context.Context, tx pgx.Tx, f Fetched[nei
 		c.ID = f.ID
 	}
 	ch, err := store.StoreTherapistCopy(ctx, tx, c)
+	return afterStore(ctx, tx, ch, err, c.Address, store.ForgetTherapistAddress, func() (int64, error) {
+		return store.RequestRecheck(ctx, tx, 0, f.ID, cause)
+	}, cause)
+}
+
+// afterStore follows up a stored copy that changed: the distances of an
+// address it left go, and with a cause a re-check is requested.
+func afterStore(ctx context.Context, tx pgx.Tx, ch store.CopyChange, err error, address string,
+	forget func(context.Context, store.DB, string) error, recheck func() (int64, error), cause string) (Stored, error) {
 	if err != nil || !ch.Changed {
 		return Stored{CopyChange: ch}, err
 	}
-	if ch.OldAddress != c.Address {
-		if err := store.ForgetTherapistAddress(ctx, tx, ch.OldAddress); err != nil {
+	if ch.OldAddress != address {
+		if err := forget(ctx, tx, ch.OldAddress); err != nil {
 			return Stored{}, err
 		}
 	}
 	out := Stored{CopyChange: ch}
 	if cause != "" {
-		if out.Recheck, err = store.RequestRecheck(ctx, tx, 0, f.ID, cause); err != nil {
+		if out.Recheck, err = recheck(); err != nil {
 			return Stored{}, err
 		}
 	}

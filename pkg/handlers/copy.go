@@ -37,6 +37,22 @@ func (s *Settings) Validate() error {
 	return s.Matching.Validate()
 }
 
+// Spec is the whole environment of a function that keeps matching's copy
+// (patient-deleted, therapist-blocked, directory-sync): the common block and
+// Settings. Their mains load it with config.Load.
+type Spec struct {
+	config.Common
+	Copy Settings
+}
+
+// Validate checks the common block, then the copy's settings.
+func (s *Spec) Validate() error {
+	if err := s.Common.Validate(); err != nil {
+		return err
+	}
+	return s.Copy.Validate()
+}
+
 // Copy is what a handler needs to keep matching's copy: the directory, and
 // the use cases that apply the re-checks a changed copy asks for.
 type Copy struct {

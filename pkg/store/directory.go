@@ -261,44 +261,38 @@ func StoreTherapistCopy(ctx context.Context, tx pgx.Tx, c TherapistCopy) (CopyCh
 // PatientCopies reads the copies of the patients, tombstones included; a
 // patient without a row is not in the map.
 func PatientCopies(ctx context.Context, db DB, ids []int64) (map[int64]PatientCopy, error) {
-	rows, err := db.Query(ctx, `SELECT `+patientCopyColumns+`
-		FROM matching_service.patient_copy WHERE patient_id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read patient copies: %w", err)
-	}
-	out := make(map[int64]PatientCopy, len(ids))
-	for rows.Next() {
-		var c PatientCopy
-		if err := rows.Scan(c.fields()...); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read patient copies: %w", err)
-		}
-		out[c.ID] = c
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read patient copies: %w", err)
-	}
-	return out, nil
+	return readCopies[PatientCopy](ctx, db, "patient_copy", "patient_id", patientCopyColumns, ids)
 }
 
 // TherapistCopies reads the copies of the therapists, tombstones included.
 func TherapistCopies(ctx context.Context, db DB, ids []int64) (map[int64]TherapistCopy, error) {
-	rows, err := db.Query(ctx, `SELECT `+therapistCopyColumns+`
-		FROM matching_service.therapist_copy WHERE therapist_id = ANY($1)`, ids)
+	return readCopies[TherapistCopy](ctx, db, "therapist_copy", "therapist_id", therapistCopyColumns, ids)
+}
+
+// copyRow is a copy type: its fields, the first being its id.
+type copyRow[C any] interface {
+	*C
+	fields() []any
+}
+
+// readCopies reads the rows of ids from table, by id.
+func readCopies[C any, P copyRow[C]](ctx context.Context, db DB, table, key, columns string, ids []int64) (map[int64]C, error) {
+	rows, err := db.Query(ctx, `SELECT `+columns+` FROM matching_service.`+table+` WHERE `+key+` = ANY($1)`, ids)
 	if err != nil {
-		return nil, fmt.Errorf("read therapist copies: %w", err)
+		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
-	out := make(map[int64]TherapistCopy, len(ids))
+	defer rows.Close()
+	out := make(map[int64]C, len(ids))
 	for rows.Next() {
-		var c TherapistCopy
-		if err := rows.Scan(c.fields()...); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read therapist copies: %w", err)
+		var c C
+		f := P(&c).fields()
+		if err := rows.Scan(f...); err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
 		}
-		out[c.ID] = c
+		out[*f[0].(*int64)] = c
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read therapist copies: %w", err)
+		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
 	return out, nil
 }

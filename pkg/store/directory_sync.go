@@ -111,4 +111,3 @@ func RecordSync(ctx context.Context, db DB, r SyncRun) error {
 	}
 	return nil
 }
-

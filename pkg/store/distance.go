@@ -76,29 +76,26 @@ func PutDistance(ctx context.Context, db DB, t Trip, d Distance) error {
 // ForgetPatientAddress deletes the distances from a patient address that no
 // copied patient has any more (the patient moved).
 func ForgetPatientAddress(ctx context.Context, db DB, address string) error {
-	if address == "" {
-		return nil
-	}
-	if _, err := db.Exec(ctx, `
-		DELETE FROM matching_service.travel_distance
-		WHERE origin = $1
-		  AND NOT EXISTS (SELECT 1 FROM matching_service.patient_copy WHERE address = $1 AND NOT removed)`, address); err != nil {
-		return fmt.Errorf("forget distances from a patient address: %w", err)
-	}
-	return nil
+	return forgetAddress(ctx, db, "origin", "patient_copy", address)
 }
 
 // ForgetTherapistAddress deletes the distances to a therapist address that
 // no copied therapist has any more.
 func ForgetTherapistAddress(ctx context.Context, db DB, address string) error {
+	return forgetAddress(ctx, db, "destination", "therapist_copy", address)
+}
+
+// forgetAddress deletes the distances whose column (origin or destination)
+// is address, unless a live copy in table still has it.
+func forgetAddress(ctx context.Context, db DB, column, table, address string) error {
 	if address == "" {
 		return nil
 	}
 	if _, err := db.Exec(ctx, `
 		DELETE FROM matching_service.travel_distance
-		WHERE destination = $1
-		  AND NOT EXISTS (SELECT 1 FROM matching_service.therapist_copy WHERE address = $1 AND NOT removed)`, address); err != nil {
-		return fmt.Errorf("forget distances to a therapist address: %w", err)
+		WHERE `+column+` = $1
+		  AND NOT EXISTS (SELECT 1 FROM matching_service.`+table+` WHERE address = $1 AND NOT removed)`, address); err != nil {
+		return fmt.Errorf("forget the distances of an address (%s): %w", table, err)
 	}
 	return nil
 }
