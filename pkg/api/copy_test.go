@@ -148,7 +148,7 @@ func TestUpdateSearch_prioritaetIsSetAndShown(t *testing.T) {
 	e := newEnv(t)
 	sid := e.search(e.patient(nil))
 	path := fmt.Sprintf("/api/platzsuchen/%d", sid)
-	e.do("PUT", path, map[string]any{"prioritaet": "7"}).must(t, 200)
+	e.do("PUT", path, map[string]any{"prioritaet": 7}).must(t, 200)
 	if r := e.do("GET", path, nil).must(t, 200); r.body["prioritaet"] != jsonNum(7) {
 		t.Errorf("detail prioritaet %v, want 7", r.body["prioritaet"])
 	}

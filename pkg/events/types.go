@@ -34,8 +34,8 @@ const (
 // (enhancements A1).
 const TherapistCreated = "therapist.created"
 
-// AnfrageCompositionChanged is emitted when a re-check removed patients from
-// an unsent anfrage and refilled it (enhancements A3).
+// Emitted (topic matching-events) when a re-check removed patients from an
+// unsent anfrage and refilled it (enhancements A3).
 const AnfrageCompositionChanged = "therapeutenanfrage.composition_changed"
 
 // Source is the CloudEvents source of every event matching emits; it is also

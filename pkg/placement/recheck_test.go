@@ -297,7 +297,11 @@ func TestRecheck_aTherapistChangeRechecksAllHisUnsentAnfragenButNoSentOne(t *tes
 	ctx := context.Background()
 	ids := map[string]int64{}
 	err := store.WithTx(ctx, w.pool, func(tx pgx.Tx) error {
-		for name, patients := range map[string][]int64{"unsent1": {man1, woman1}, "unsent2": {man2}, "sent": {man3, woman3}} {
+		for _, a := range []struct {
+			name     string
+			patients []int64
+		}{{"unsent1", []int64{man1, woman1}}, {"unsent2", []int64{man2}}, {"sent", []int64{man3, woman3}}} {
+			name, patients := a.name, a.patients
 			searches := make([]int64, len(patients))
 			for i, p := range patients {
 				if err := tx.QueryRow(ctx, `SELECT id FROM matching_service.platzsuche WHERE patient_id = $1`, p).Scan(&searches[i]); err != nil {
