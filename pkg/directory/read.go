@@ -132,9 +132,22 @@ func (v View) ActiveTherapists(ctx context.Context, prefix string, remote neighb
 		if err != nil {
 			return nil, err
 		}
-		fetched := make([]Fetched[neighbours.Therapist], len(list))
+		// Those the copy lacks are stored; the others are kept current by
+		// their events, and storing the whole list on every request would
+		// cost a write per therapist until the first sync.
+		ids := make([]int64, len(list))
 		for i, t := range list {
-			fetched[i] = Fetched[neighbours.Therapist]{ID: t.ID, Record: t, At: at}
+			ids[i] = t.ID
+		}
+		copied, err := store.TherapistCopies(ctx, v.db, ids)
+		if err != nil {
+			return nil, err
+		}
+		var fetched []Fetched[neighbours.Therapist]
+		for _, t := range list {
+			if _, ok := copied[t.ID]; !ok {
+				fetched = append(fetched, Fetched[neighbours.Therapist]{ID: t.ID, Record: t, At: at})
+			}
 		}
 		if err := v.d.storeFetched(ctx, nil, fetched); err != nil {
 			return nil, err

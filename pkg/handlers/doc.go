@@ -3,8 +3,13 @@
 // communication-events (communication-events). Each is an *inbox.Processor
 // whose routes parse the payload, run the cascade's SQL (pkg/store) inside
 // the inbox transaction and return the events to emit through the outbox.
-// It also holds the outbox relay's trigger, and the definition of each of
-// these four functions (functions.go) that their mains and the local stack
+// With WithCopy the patient and therapist handlers also keep matching's copy
+// of patients and therapists (pkg/directory): a prepared route fetches the
+// record before the transaction, stores it in it, and applies the re-checks
+// of unsent anfragen (pkg/placement) after the commit. It also holds the
+// outbox relay's trigger (which sweeps the re-checks a stopped process
+// left), the directory-sync job, and the definition of each of these
+// functions (functions.go, copy.go) that their mains and the local stack
 // hand to runtime.Run.
 //
 // Each consumer has the seed's consumer-group name, which is also its name
