@@ -130,6 +130,20 @@ WHERE c.contype = 'f' AND srcns.nspname = 'matching_service'`).Scan(&crossFKs, &
 			t.Fatalf("table %s missing (%v)", tbl, err)
 		}
 	}
+	// Real-time matching (00010): the search that was there waits with
+	// priority 0, the anfrage has no stored PLZ prefix (a refill derives it),
+	// and the copy's tables exist, empty.
+	var prio int
+	var prefix *string
+	if err := pool.QueryRow(ctx, `SELECT (SELECT prioritaet FROM matching_service.platzsuche), (SELECT plz_prefix FROM matching_service.therapeutenanfrage)`).Scan(&prio, &prefix); err != nil || prio != 0 || prefix != nil {
+		t.Fatalf("existing rows after 00010: prioritaet %d, plz_prefix %v, %v", prio, prefix, err)
+	}
+	for _, tbl := range []string{"patient_copy", "therapist_copy", "travel_distance", "recheck_request", "directory_sync"} {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM matching_service.`+tbl).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("table %s: %d rows, %v", tbl, n, err)
+		}
+	}
 	// One active search per patient is enforced by the database.
 	_, err = pool.Exec(ctx, `INSERT INTO matching_service.platzsuche (patient_id) VALUES (7)`)
 	if !store.IsUniqueViolation(err, "uq_platzsuche_one_active_per_patient") {
