@@ -65,36 +65,80 @@ type Stored struct {
 // same transaction for her unsent anfragen to be re-checked. When her
 // address changed, the distances from the old one go.
 func (d *Directory) StorePatient(ctx context.Context, tx pgx.Tx, f Fetched[neighbours.Patient], cause string) (Stored, error) {
-	c := store.PatientCopy{ID: f.ID, Removed: true, FetchedAt: f.At}
-	if !f.Gone {
-		c = patientCopy(f.Record, f.At)
-		c.ID = f.ID
+	st, err := d.StorePatients(ctx, tx, []Fetched[neighbours.Patient]{f}, cause)
+	if err != nil {
+		return Stored{}, err
 	}
-	ch, err := store.StorePatientCopy(ctx, tx, c)
-	return afterStore(ctx, tx, ch, err, c.Address, store.ForgetPatientAddress, func() (int64, error) {
-		return store.RequestRecheck(ctx, tx, f.ID, 0, cause)
-	}, cause)
+	return st[0], nil
+}
+
+// StorePatients stores fetched patients as StorePatient does, the copies
+// in one round trip.
+func (d *Directory) StorePatients(ctx context.Context, tx pgx.Tx, fs []Fetched[neighbours.Patient], cause string) ([]Stored, error) {
+	copies := make([]store.PatientCopy, len(fs))
+	for i, f := range fs {
+		copies[i] = store.PatientCopy{ID: f.ID, Removed: true, FetchedAt: f.At}
+		if !f.Gone {
+			copies[i] = patientCopy(f.Record, f.At)
+			copies[i].ID = f.ID
+		}
+	}
+	chs, err := store.StorePatientCopies(ctx, tx, copies)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Stored, len(fs))
+	for i, ch := range chs {
+		if out[i], err = afterStore(ctx, tx, ch, copies[i].Address, store.ForgetPatientAddress, func() (int64, error) {
+			return store.RequestRecheck(ctx, tx, fs[i].ID, 0, cause)
+		}, cause); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // StoreTherapist stores a fetched therapist in tx as StorePatient does.
 func (d *Directory) StoreTherapist(ctx context.Context, tx pgx.Tx, f Fetched[neighbours.Therapist], cause string) (Stored, error) {
-	c := store.TherapistCopy{ID: f.ID, Removed: true, FetchedAt: f.At}
-	if !f.Gone {
-		c = therapistCopy(f.Record, f.At)
-		c.ID = f.ID
+	st, err := d.StoreTherapists(ctx, tx, []Fetched[neighbours.Therapist]{f}, cause)
+	if err != nil {
+		return Stored{}, err
 	}
-	ch, err := store.StoreTherapistCopy(ctx, tx, c)
-	return afterStore(ctx, tx, ch, err, c.Address, store.ForgetTherapistAddress, func() (int64, error) {
-		return store.RequestRecheck(ctx, tx, 0, f.ID, cause)
-	}, cause)
+	return st[0], nil
+}
+
+// StoreTherapists stores fetched therapists as StoreTherapist does, the
+// copies in one round trip.
+func (d *Directory) StoreTherapists(ctx context.Context, tx pgx.Tx, fs []Fetched[neighbours.Therapist], cause string) ([]Stored, error) {
+	copies := make([]store.TherapistCopy, len(fs))
+	for i, f := range fs {
+		copies[i] = store.TherapistCopy{ID: f.ID, Removed: true, FetchedAt: f.At}
+		if !f.Gone {
+			copies[i] = therapistCopy(f.Record, f.At)
+			copies[i].ID = f.ID
+		}
+	}
+	chs, err := store.StoreTherapistCopies(ctx, tx, copies)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Stored, len(fs))
+	for i, ch := range chs {
+		if out[i], err = afterStore(ctx, tx, ch, copies[i].Address, store.ForgetTherapistAddress, func() (int64, error) {
+			return store.RequestRecheck(ctx, tx, 0, fs[i].ID, cause)
+		}, cause); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // afterStore follows up a stored copy that changed: the distances of an
 // address it left go, and with a cause a re-check is requested.
-func afterStore(ctx context.Context, tx pgx.Tx, ch store.CopyChange, err error, address string,
+func afterStore(ctx context.Context, tx pgx.Tx, ch store.CopyChange, address string,
 	forget func(context.Context, store.DB, string) error, recheck func() (int64, error), cause string) (Stored, error) {
-	if err != nil || !ch.Changed {
-		return Stored{CopyChange: ch}, err
+	if !ch.Changed {
+		return Stored{CopyChange: ch}, nil
 	}
 	if ch.OldAddress != address {
 		if err := forget(ctx, tx, ch.OldAddress); err != nil {
@@ -103,6 +147,7 @@ func afterStore(ctx context.Context, tx pgx.Tx, ch store.CopyChange, err error, 
 	}
 	out := Stored{CopyChange: ch}
 	if cause != "" {
+		var err error
 		if out.Recheck, err = recheck(); err != nil {
 			return Stored{}, err
 		}
@@ -138,17 +183,11 @@ func (d *Directory) storeFetched(ctx context.Context, patients []Fetched[neighbo
 	byID(patients)
 	byID(therapists)
 	return store.WithTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		for _, f := range patients {
-			if _, err := d.StorePatient(ctx, tx, f, ""); err != nil {
-				return err
-			}
+		if _, err := d.StorePatients(ctx, tx, patients, ""); err != nil {
+			return err
 		}
-		for _, f := range therapists {
-			if _, err := d.StoreTherapist(ctx, tx, f, ""); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := d.StoreTherapists(ctx, tx, therapists, "")
+		return err
 	})
 }
 

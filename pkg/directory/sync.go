@@ -115,14 +115,11 @@ func (d *Directory) syncTherapists(ctx context.Context, sum *Summary) (time.Time
 	for start := 0; start < len(fetched); start += syncBatch {
 		batch := fetched[start:min(start+syncBatch, len(fetched))]
 		err := store.WithTx(ctx, d.Pool, func(tx pgx.Tx) error {
-			for _, f := range batch {
-				st, err := d.StoreTherapist(ctx, tx, f, SyncCause)
-				if err != nil {
-					return err
-				}
-				count(sum, f.Gone, st)
+			stored, err := d.StoreTherapists(ctx, tx, batch, SyncCause)
+			for i, st := range stored {
+				count(sum, batch[i].Gone, st)
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return time.Time{}, err
@@ -147,14 +144,11 @@ func (d *Directory) syncPatients(ctx context.Context, sum *Summary) error {
 		sum.Checked += len(batch)
 		sum.Failed += failed
 		err = store.WithTx(ctx, d.Pool, func(tx pgx.Tx) error {
-			for _, f := range fetched {
-				st, err := d.StorePatient(ctx, tx, f, SyncCause)
-				if err != nil {
-					return err
-				}
-				count(sum, f.Gone, st)
+			stored, err := d.StorePatients(ctx, tx, fetched, SyncCause)
+			for i, st := range stored {
+				count(sum, fetched[i].Gone, st)
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return err

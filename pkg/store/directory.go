@@ -175,27 +175,23 @@ type CopyChange struct {
 	OldAddress string
 }
 
-// upsertCopy is the one statement of both copies: insert, or replace a copy
-// fetched earlier (at the same instant, the later writer wins), noting the
-// fetch time as changed_at when the content hash differs. prev reads the
-// row before the statement for its address; under a concurrent first
-// insert it is empty, which only costs a distance invalidation that
-// directory-sync makes up for.
-func upsertCopy(ctx context.Context, tx pgx.Tx, table, key, columns string, fields []any) (CopyChange, error) {
-	hash, err := contentHash(fields)
-	if err != nil {
-		return CopyChange{}, err
+// upsertQuery is the one statement of both copies: insert, or replace a
+// copy fetched earlier (at the same instant, the later writer wins), noting
+// the fetch time as changed_at when the content hash differs. Its arguments
+// are the fields of columns, then the content hash. prev reads the row
+// before the statement for its address; under a concurrent first insert it
+// is empty, which only costs a distance invalidation that directory-sync
+// makes up for.
+func upsertQuery(table, key, columns string) string {
+	cols := splitColumns(columns)
+	placeholders, set := "", ""
+	for i, col := range cols {
+		placeholders += fmt.Sprintf("$%d, ", i+1)
+		if i > 0 {
+			set += fmt.Sprintf("%s = EXCLUDED.%s, ", col, col)
+		}
 	}
-	n := len(fields)
-	placeholders := ""
-	for i := 1; i <= n; i++ {
-		placeholders += fmt.Sprintf("$%d, ", i)
-	}
-	set := ""
-	for _, col := range splitColumns(columns)[1:] {
-		set += fmt.Sprintf("%s = EXCLUDED.%s, ", col, col)
-	}
-	q := fmt.Sprintf(`
+	return fmt.Sprintf(`
 		WITH prev AS (SELECT address, removed FROM matching_service.%[1]s WHERE %[2]s = $1)
 		INSERT INTO matching_service.%[1]s AS c (%[3]s, content_hash, changed_at)
 		VALUES (%[4]s$%[5]d, $%[6]d)
@@ -206,22 +202,47 @@ func upsertCopy(ctx context.Context, tx pgx.Tx, table, key, columns string, fiel
 		WHERE c.fetched_at <= EXCLUDED.fetched_at
 		RETURNING c.changed_at = c.fetched_at,
 		          COALESCE((SELECT CASE WHEN prev.removed THEN '' ELSE prev.address END FROM prev), '')`,
-		table, key, columns, placeholders, n+1, n, set)
-	a := args(fields)
-	a = append(a, hash)
-	var ch CopyChange
-	err = tx.QueryRow(ctx, q, a...).Scan(&ch.Changed, &ch.OldAddress)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return CopyChange{}, nil
+		table, key, columns, placeholders, len(cols)+1, len(cols), set)
+}
+
+var (
+	upsertPatientCopy   = upsertQuery("patient_copy", "patient_id", patientCopyColumns)
+	upsertTherapistCopy = upsertQuery("therapist_copy", "therapist_id", therapistCopyColumns)
+)
+
+// upsertCopies stores the rows (the fields of each) with query, all in one
+// round trip (a pgx batch), and returns what each did, in order.
+func upsertCopies(ctx context.Context, tx pgx.Tx, table, query string, rows [][]any) ([]CopyChange, error) {
+	b := &pgx.Batch{}
+	for _, fields := range rows {
+		hash, err := contentHash(fields)
+		if err != nil {
+			return nil, err
+		}
+		b.Queue(query, append(args(fields), hash)...)
 	}
-	if err != nil {
-		return CopyChange{}, fmt.Errorf("store %s: %w", table, err)
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	out := make([]CopyChange, len(rows))
+	for i := range rows {
+		var ch CopyChange
+		err := res.QueryRow().Scan(&ch.Changed, &ch.OldAddress)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("store %s: %w", table, err)
+		}
+		ch.Stored = true
+		if !ch.Changed {
+			ch.OldAddress = ""
+		}
+		out[i] = ch
 	}
-	ch.Stored = true
-	if !ch.Changed {
-		ch.OldAddress = ""
+	if err := res.Close(); err != nil {
+		return nil, fmt.Errorf("store %s: %w", table, err)
 	}
-	return ch, nil
+	return out, nil
 }
 
 func splitColumns(columns string) []string {
@@ -240,22 +261,31 @@ func splitColumns(columns string) []string {
 	return append(out, cur)
 }
 
-// StorePatientCopy stores a fetched patient (or, with Removed, its removal)
-// unless the copy holds a later fetch.
-func StorePatientCopy(ctx context.Context, tx pgx.Tx, c PatientCopy) (CopyChange, error) {
-	if c.Removed {
-		c = PatientCopy{ID: c.ID, Removed: true, FetchedAt: c.FetchedAt}
+// StorePatientCopies stores fetched patients (or, with Removed, their
+// removal), each unless the copy holds a later fetch of it, in one round
+// trip; the changes come back in order.
+func StorePatientCopies(ctx context.Context, tx pgx.Tx, cs []PatientCopy) ([]CopyChange, error) {
+	rows := make([][]any, len(cs))
+	for i, c := range cs {
+		if c.Removed {
+			c = PatientCopy{ID: c.ID, Removed: true, FetchedAt: c.FetchedAt}
+		}
+		rows[i] = c.fields()
 	}
-	return upsertCopy(ctx, tx, "patient_copy", "patient_id", patientCopyColumns, c.fields())
+	return upsertCopies(ctx, tx, "patient_copy", upsertPatientCopy, rows)
 }
 
-// StoreTherapistCopy stores a fetched therapist (or its removal) unless the
-// copy holds a later fetch.
-func StoreTherapistCopy(ctx context.Context, tx pgx.Tx, c TherapistCopy) (CopyChange, error) {
-	if c.Removed {
-		c = TherapistCopy{ID: c.ID, Removed: true, FetchedAt: c.FetchedAt}
+// StoreTherapistCopies stores fetched therapists (or their removal) as
+// StorePatientCopies does.
+func StoreTherapistCopies(ctx context.Context, tx pgx.Tx, cs []TherapistCopy) ([]CopyChange, error) {
+	rows := make([][]any, len(cs))
+	for i, c := range cs {
+		if c.Removed {
+			c = TherapistCopy{ID: c.ID, Removed: true, FetchedAt: c.FetchedAt}
+		}
+		rows[i] = c.fields()
 	}
-	return upsertCopy(ctx, tx, "therapist_copy", "therapist_id", therapistCopyColumns, c.fields())
+	return upsertCopies(ctx, tx, "therapist_copy", upsertTherapistCopy, rows)
 }
 
 // PatientCopies reads the copies of the patients, tombstones included; a
