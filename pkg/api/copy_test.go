@@ -158,8 +158,8 @@ func TestUpdateSearch_prioritaetIsSetAndShown(t *testing.T) {
 	}
 	for body, msg := range map[string]any{
 		`{"prioritaet": "hoch"}`:      map[string]any{"prioritaet": "invalid literal for int() with base 10: 'hoch'"},
-		`{"prioritaet": 3000000000}`:  "Invalid prioritaet: must be an integer between -2147483647 and 2147483647",
-		`{"prioritaet": -2147483648}`: "Invalid prioritaet: must be an integer between -2147483647 and 2147483647",
+		`{"prioritaet": 3000000000}`:  map[string]any{"prioritaet": "3000000000 is out of range: must be between -2147483647 and 2147483647"},
+		`{"prioritaet": -2147483648}`: map[string]any{"prioritaet": "-2147483648 is out of range: must be between -2147483647 and 2147483647"},
 	} {
 		r := e.do("PUT", path, body).must(t, 400)
 		if d := cmp.Diff(msg, r.body["message"]); d != "" {

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 
-	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/matching"
 	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/store"
@@ -193,7 +192,7 @@ func priorityArg(b *body) *int {
 	}
 	n, err := parseInt("prioritaet", v)
 	if err == nil && (n < -math.MaxInt32 || n > math.MaxInt32) {
-		err = fault.Invalidf("Invalid prioritaet: must be an integer between %d and %d", -math.MaxInt32, math.MaxInt32)
+		err = argError("prioritaet", fmt.Sprintf("%d is out of range: must be between %d and %d", n, -math.MaxInt32, math.MaxInt32))
 	}
 	b.fail(err)
 	p := int(n)

@@ -212,7 +212,7 @@ func NewAnfrageCompositionChanged(d AnfrageCompositionChangedData) Outgoing {
 	if d.Added == nil {
 		d.Added = []int64{}
 	}
-	return Outgoing{Type: AnfrageCompositionChanged, Key: key(d.AnfrageID), Data: d}
+	return Outgoing{Type: AnfrageCompositionChanged, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
 }
 
 // SearchStatusChangedData is the payload of search.status_changed. OldStatus
