@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -71,6 +72,18 @@ func TestSendAnfrage_byEmailQueuedDirectly(t *testing.T) {
 		"anfrage_id": jsonNum(aid), "communication_type": "email", "communication_id": jsonNum(eid)}}}
 	if d := cmp.Diff(wantEv, e.eventsSince(before), cmpIgnoreID); d != "" {
 		t.Errorf("events (-want +got):\n%s", d)
+	}
+	// The people as the letter showed them are kept for reading the reply.
+	var people []matching.LetterPerson
+	raw := scalar[string](e, `SELECT brief_personen::text FROM matching_service.therapeutenanfrage WHERE id = $1`, aid)
+	if err := json.Unmarshal([]byte(raw), &people); err != nil {
+		t.Fatalf("brief_personen %s: %v", raw, err)
+	}
+	if d := cmp.Diff(matching.LetterPeople([]matching.Patient{pa.Matching(), pb.Matching()}, testNow.Add(time.Hour)), people); d != "" {
+		t.Errorf("the letter's people (-want +got):\n%s", d)
+	}
+	if len(people) != 2 || people[1].Person != 2 || people[1].PatientID != p2 || people[1].Geschlecht != "weiblich" {
+		t.Errorf("Person 2 of the letter is %+v, want patient %d, weiblich", people, p2)
 	}
 
 	r = e.do("POST", sendPath(aid), nil).must(t, 400)

@@ -99,7 +99,7 @@ func (s *Stack) seed(ctx context.Context) error {
 		s.Neighbours.AddTherapist(t)
 	}
 	sentAt := now.AddDate(0, 0, -demoSentAnfrageAgeDay)
-	emailID, err := s.seedEmail(ctx, sentAt)
+	emailID, letter, err := s.seedEmail(ctx, sentAt)
 	if err != nil {
 		return fmt.Errorf("seed the demo email: %w", err)
 	}
@@ -144,6 +144,9 @@ func (s *Stack) seed(ctx context.Context) error {
 		if err := store.MarkSent(ctx, tx, a.ID, &emailID, nil, sentAt); err != nil {
 			return err
 		}
+		if err := placement.StoreLetterPeople(ctx, tx, a.ID, letter, sentAt); err != nil {
+			return err
+		}
 		note := "Praxis im Urlaub, bitte erst danach wieder anfragen"
 		_, err = store.SetCooling(ctx, tx, demoMatchingCooling, today.AddDate(0, 0, 20).Format("2006-01-02"), &note, now)
 		return err
@@ -164,22 +167,24 @@ func demoEmail(first, last any) string {
 }
 
 // seedEmail creates, at the fake communication service, the email anfrage 1
-// was sent with, as the API would have, and returns its id.
-func (s *Stack) seedEmail(ctx context.Context, sentAt time.Time) (int64, error) {
+// was sent with, as the API would have, and returns its id and the patients
+// it showed.
+func (s *Stack) seedEmail(ctx context.Context, sentAt time.Time) (int64, []matching.Patient, error) {
 	clients := neighbours.NewClients(s.neighbourConfig())
 	t, err := clients.Therapists.Therapist(ctx, demoSentTherapist)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var patients []matching.Patient
 	for _, id := range demoSentPatients {
 		p, err := clients.Patients.Patient(ctx, id)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		patients = append(patients, p.Matching())
 	}
 	letter := placement.Letter(t, patients, demoSentAnfrage, sentAt)
 	letter.Status = "Gesendet"
-	return clients.Communication.CreateEmail(ctx, letter)
+	id, err := clients.Communication.CreateEmail(ctx, letter)
+	return id, patients, err
 }

@@ -48,7 +48,11 @@ func RenderEmail(t Therapist, patients []Patient, anfrageID int64, today time.Ti
 			age = fmt.Sprintf("%d Jahre", n)
 		}
 		field(&b, "Alter", age)
-		field(&b, "Symptome", symptomsText(p.Symptome))
+		symptoms := "Nicht angegeben"
+		if names := symptomList(p.Symptome); len(names) > 0 {
+			symptoms = strings.Join(names, ", ")
+		}
+		field(&b, "Symptome", symptoms)
 		field(&b, "Krankenversicherung", or(p.Krankenkasse, "Nicht angegeben"))
 		field(&b, "Erfahrung mit Psychotherapie", experienceText(p))
 		field(&b, "Offen für Gruppentherapie", yesNo(p.OffenFuerGruppentherapie))
@@ -107,15 +111,16 @@ func genderText(g *string) string {
 	}
 }
 
-// symptomsText joins the symptom list with ", ".
-func symptomsText(raw json.RawMessage) string {
+// symptomList reads the symptoms as the letter lists them: a JSON list of
+// names, or one string.
+func symptomList(raw json.RawMessage) []string {
 	var list []any
 	if json.Unmarshal(raw, &list) != nil {
 		var s string
 		if json.Unmarshal(raw, &s) == nil && strings.TrimSpace(s) != "" {
-			return strings.TrimSpace(s)
+			return []string{strings.TrimSpace(s)}
 		}
-		return "Nicht angegeben"
+		return nil
 	}
 	var names []string
 	for _, e := range list {
@@ -123,10 +128,51 @@ func symptomsText(raw json.RawMessage) string {
 			names = append(names, s)
 		}
 	}
-	if len(names) == 0 {
-		return "Nicht angegeben"
+	return names
+}
+
+// LetterPerson is one person as the anfrage letter shows them under
+// "## Person N": what a therapist's reply can refer to. It is kept with the
+// anfrage when the letter is sent (the shape of the shared reply examples'
+// people), so that a reply is read against the letter it answers.
+type LetterPerson struct {
+	Person    int   `json:"person"`
+	PatientID int64 `json:"patient_id"`
+	// Geschlecht is the patient record's value (weiblich, männlich, divers,
+	// keine_Angabe); empty when it has none.
+	Geschlecht string `json:"geschlecht"`
+	// Alter is the age in years on the day of the letter; 0 when unknown.
+	Alter        int      `json:"alter"`
+	Symptome     []string `json:"symptome"`
+	Krankenkasse string   `json:"krankenkasse"`
+}
+
+// NewLetterPerson is patient p as the letter shows them as Person number,
+// with the age on today.
+func NewLetterPerson(number int, p Patient, today time.Time) LetterPerson {
+	lp := LetterPerson{
+		Person: number, PatientID: p.ID,
+		Geschlecht:   strings.TrimSpace(str(p.Geschlecht)),
+		Symptome:     symptomList(p.Symptome),
+		Krankenkasse: strings.TrimSpace(str(p.Krankenkasse)),
 	}
-	return strings.Join(names, ", ")
+	if n, ok := Age(str(p.Geburtsdatum), today); ok {
+		lp.Alter = n
+	}
+	if lp.Symptome == nil {
+		lp.Symptome = []string{}
+	}
+	return lp
+}
+
+// LetterPeople are the patients (in position order) as the letter lists
+// them: Person 1, 2, … with the ages on today.
+func LetterPeople(patients []Patient, today time.Time) []LetterPerson {
+	out := make([]LetterPerson, len(patients))
+	for i, p := range patients {
+		out[i] = NewLetterPerson(i+1, p, today)
+	}
+	return out
 }
 
 // experienceText is Ja or Nein, with the date of the last session when the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -173,6 +174,34 @@ func TestGermanDate(t *testing.T) {
 	for in, want := range cases {
 		if got := matching.GermanDate(in); got != want {
 			t.Errorf("GermanDate(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The people kept for reading a reply are the people the letter shows: the
+// same Person numbers, Patienten-IDs, ages and symptoms.
+func TestLetterPeople_areWhatTheLetterShows(t *testing.T) {
+	g, birth, kasse := "weiblich", "1990-08-12", "TK"
+	patients := []matching.Patient{
+		{ID: 17, Geschlecht: &g, Geburtsdatum: &birth, Krankenkasse: &kasse, Symptome: json.RawMessage(`["Depression", " Schlafstörungen "]`)},
+		{ID: 4, Symptome: json.RawMessage(`"Burnout"`)},
+	}
+	today := time.Date(2025, 8, 11, 12, 0, 0, 0, time.UTC)
+	got := matching.LetterPeople(patients, today)
+	want := []matching.LetterPerson{
+		{Person: 1, PatientID: 17, Geschlecht: "weiblich", Alter: 34, Symptome: []string{"Depression", "Schlafstörungen"}, Krankenkasse: "TK"},
+		{Person: 2, PatientID: 4, Symptome: []string{"Burnout"}},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("(-want +got):\n%s", d)
+	}
+	letter := matching.RenderEmail(matching.Therapist{}, patients, 9, today)
+	for _, line := range []string{
+		"## Person 1\n\n- **Patienten-ID:** 17\n- **Geschlecht:** weiblich\n- **Alter:** 34 Jahre\n- **Symptome:** Depression, Schlafstörungen\n- **Krankenversicherung:** TK\n",
+		"## Person 2\n\n- **Patienten-ID:** 4\n- **Geschlecht:** Nicht angegeben\n- **Alter:** Nicht angegeben\n- **Symptome:** Burnout\n",
+	} {
+		if !strings.Contains(letter, line) {
+			t.Errorf("the letter does not show %q:\n%s", line, letter)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package placement
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -70,7 +71,9 @@ func Letter(t neighbours.Therapist, patients []matching.Patient, anfrageID int64
 }
 
 // Send sends anfrage id to its therapist: by email when the therapist has an
-// address, else by scheduling a phone call; it emits therapeutenanfrage.sent.
+// address, else by scheduling a phone call; it emits therapeutenanfrage.sent
+// and keeps the people as the letter showed them (StoreLetterPeople), which
+// the therapist's reply will be read against.
 // Errors: 404 unknown; 409 cancelled; 400 already sent; 503 a neighbour
 // down; 500 "Failed to send anfrage: …" when the therapist is gone, a
 // patient record is missing or the communication service refuses.
@@ -119,7 +122,11 @@ func (s *Service) Send(ctx context.Context, id int64) (Sent, error) {
 	}
 	res.SentAt = now
 	ids, err := s.transact(ctx, func(tx pgx.Tx) ([]events.Outgoing, error) {
-		return s.recordSend(ctx, tx, claim, res)
+		out, err := s.recordSend(ctx, tx, claim, res)
+		if err != nil {
+			return nil, err
+		}
+		return out, StoreLetterPeople(ctx, tx, id, patients, s.today(now))
 	})
 	if err != nil {
 		return Sent{}, err
@@ -350,4 +357,15 @@ func (s *Service) recordSend(ctx context.Context, tx pgx.Tx, claim store.Claim, 
 	return []events.Outgoing{events.NewAnfrageSent(events.AnfrageSentData{
 		AnfrageID: id, CommunicationType: res.Channel, CommunicationID: commID,
 	})}, nil
+}
+
+// StoreLetterPeople keeps, on anfrage id, the patients (in position order)
+// as its letter shows them on today (matching.LetterPeople), in the
+// transaction that records the send: the reply is read against them.
+func StoreLetterPeople(ctx context.Context, db store.DB, id int64, patients []matching.Patient, today time.Time) error {
+	raw, err := json.Marshal(matching.LetterPeople(patients, today))
+	if err != nil {
+		return err
+	}
+	return store.SetLetterPeople(ctx, db, id, raw)
 }
