@@ -1,6 +1,8 @@
 // Command communication-events consumes communication-events: it logs and
-// records email and phone-call events and notes a sent email on its anfrage
-// (see pkg/handlers). It receives CloudEvents over HTTP (Knative) or, with
+// records email and phone-call events, notes a sent email on its anfrage,
+// and reads a therapist's email reply, recording it as the anfrage's
+// response when every patient is decided or filing it for review (see
+// pkg/handlers). It receives CloudEvents over HTTP (Knative) or, with
 // KAFKA_BOOTSTRAP_SERVERS and KAFKA_TOPIC set and no K_SINK, consumes the
 // topic itself.
 package main
@@ -15,11 +17,11 @@ import (
 )
 
 func main() {
-	var cfg config.Common
+	var cfg handlers.Spec
 	if err := config.Load(&cfg); err != nil {
-		config.Exit(handlers.CommunicationEvents.Name, err)
+		config.Exit(handlers.CommunicationEventsName, err)
 	}
-	if runtime.Run(context.Background(), handlers.CommunicationEvents, runtime.Options{Config: cfg}) != nil {
+	if runtime.Run(context.Background(), handlers.CommunicationEvents(cfg.Copy), runtime.Options{Config: cfg.Common}) != nil {
 		os.Exit(1)
 	}
 }

@@ -264,6 +264,64 @@ func ParseEmailEvent(p json.RawMessage) (EmailEventData, error) {
 	return d, nil
 }
 
+// EmailResponseData is the payload of email.response_received (enhancements
+// B1): the email the therapist answered and the reply.
+type EmailResponseData struct {
+	EmailEventData
+	Subject    string
+	Body       string
+	From       string
+	ReceivedAt string
+}
+
+// ParseEmailResponse reads an email.response_received payload
+// {"email_id": n, "response_data": {"subject", "body", "from",
+// "received_at"}}: email_id and response_data.body are required, the other
+// fields of response_data are optional strings (null is absent); anything
+// else is fault.Invalid. NUL characters are dropped from the strings.
+func ParseEmailResponse(p json.RawMessage) (EmailResponseData, error) {
+	e, err := ParseEmailEvent(p)
+	if err != nil {
+		return EmailResponseData{}, err
+	}
+	var f struct {
+		ResponseData json.RawMessage `json:"response_data"`
+	}
+	_ = json.Unmarshal(p, &f) // an object: ParseEmailEvent read it
+	raw := bytes.TrimSpace(f.ResponseData)
+	if len(raw) == 0 || string(raw) == "null" {
+		return EmailResponseData{}, fault.Invalidf("field response_data: required")
+	}
+	var fields map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &fields) != nil {
+		return EmailResponseData{}, fault.Invalidf("field response_data: must be an object")
+	}
+	d := EmailResponseData{EmailEventData: e}
+	for _, s := range []struct {
+		name     string
+		to       *string
+		required bool
+	}{
+		{"body", &d.Body, true}, {"subject", &d.Subject, false},
+		{"from", &d.From, false}, {"received_at", &d.ReceivedAt, false},
+	} {
+		v := bytes.TrimSpace(fields[s.name])
+		if len(v) == 0 || string(v) == "null" {
+			if s.required {
+				return EmailResponseData{}, fault.Invalidf("field response_data.%s: required", s.name)
+			}
+			continue
+		}
+		if v[0] != '"' || json.Unmarshal(v, s.to) != nil {
+			return EmailResponseData{}, fault.Invalidf("field response_data.%s: must be a string, got %s", s.name, truncate(v))
+		}
+		// PostgreSQL's text cannot hold NUL; a reply is kept without them
+		// rather than refused.
+		*s.to = strings.ReplaceAll(*s.to, "\x00", "")
+	}
+	return d, nil
+}
+
 // PhoneCallCompletedData is the part of phone_call.completed matching reads.
 type PhoneCallCompletedData struct {
 	CallID int64

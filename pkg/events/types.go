@@ -26,6 +26,7 @@ const (
 	AnfrageResponseReceived  = "therapeutenanfrage.response_received"
 	AnfrageCancelled         = "therapeutenanfrage.cancelled"
 	AnfrageFollowUpScheduled = "therapeutenanfrage.follow_up_scheduled"
+	AnfrageReviewNeeded      = "therapeutenanfrage.response_review_needed"
 	SearchStatusChanged      = "search.status_changed"
 	CoolingPeriodStarted     = "cooling.period_started"
 )
@@ -213,6 +214,25 @@ func NewAnfrageCompositionChanged(d AnfrageCompositionChangedData) Outgoing {
 		d.Added = []int64{}
 	}
 	return Outgoing{Type: AnfrageCompositionChanged, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
+}
+
+// AnfrageReviewNeededData is the payload of
+// therapeutenanfrage.response_review_needed: a therapist's email reply to
+// the anfrage was stored for a clerk to review instead of being recorded.
+type AnfrageReviewNeededData struct {
+	AnfrageID           int64   `json:"anfrage_id"`
+	TherapistID         int64   `json:"therapist_id"`
+	EmailID             int64   `json:"email_id"`
+	UndecidedPatientIDs []int64 `json:"undecided_patient_ids"`
+}
+
+// NewAnfrageReviewNeeded builds therapeutenanfrage.response_review_needed,
+// keyed by the anfrage.
+func NewAnfrageReviewNeeded(d AnfrageReviewNeededData) Outgoing {
+	if d.UndecidedPatientIDs == nil {
+		d.UndecidedPatientIDs = []int64{}
+	}
+	return Outgoing{Type: AnfrageReviewNeeded, Key: key(d.AnfrageID), Data: d}
 }
 
 // SearchStatusChangedData is the payload of search.status_changed. OldStatus

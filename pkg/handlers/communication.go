@@ -11,6 +11,7 @@ import (
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/inbox"
 	"github.com/curavani/matching/pkg/matching"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/store"
 )
 
@@ -18,8 +19,10 @@ import (
 // communication event is logged and recorded in processed_events with its
 // type (so sent emails, responses and completed follow-up calls can be
 // counted from the database); an email.sent whose email belongs to an
-// anfrage also adds a note to that anfrage.
-func Communication(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *inbox.Processor {
+// anfrage also adds a note to that anfrage; an email.response_received is
+// the therapist's reply, read and recorded or filed for review by uc
+// (placement.ReceiveReply, in the event's transaction).
+func Communication(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger, uc *placement.Service) *inbox.Processor {
 	log = logger(log)
 	logOnly := func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
 		log.Info("communication event", slog.Any("", in))
@@ -33,14 +36,6 @@ func Communication(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *i
 			events.EmailSent: func(ctx context.Context, tx pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
 				return nil, emailSent(ctx, tx, in, log)
 			},
-			events.EmailResponseReceived: func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
-				d, err := events.ParseEmailEvent(in.Payload)
-				if err != nil {
-					return nil, err
-				}
-				log.Info("email response received", slog.Any("", in), slog.Int64("email_id", d.EmailID))
-				return nil, nil
-			},
 			events.PhoneCallCompleted: func(_ context.Context, _ pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
 				d, err := events.ParsePhoneCallCompleted(in.Payload)
 				if err != nil {
@@ -51,6 +46,11 @@ func Communication(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger) *i
 			},
 			events.CallScheduled: logOnly,
 			events.EmailCreated:  logOnly,
+		},
+		Prepared: map[string]inbox.Prepare{
+			events.EmailResponseReceived: func(_ context.Context, in events.Inbound) (inbox.Step, error) {
+				return emailResponse(in, uc, log)
+			},
 		},
 	}
 }
@@ -73,4 +73,33 @@ func emailSent(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog.Logg
 	}
 	log.Info("email sent", slog.Any("", in), slog.Int64("email_id", d.EmailID), slog.Any("anfrage_ids", ids))
 	return nil
+}
+
+// emailResponse reads the therapist's reply from the payload before the
+// event's transaction (a poison payload is rejected without one) and
+// returns the step that hands it to the use case in that transaction and,
+// once it committed, writes a recorded response's cooling date back.
+func emailResponse(in events.Inbound, uc *placement.Service, log *slog.Logger) (inbox.Step, error) {
+	d, err := events.ParseEmailResponse(in.Payload)
+	if err != nil {
+		return inbox.Step{}, err
+	}
+	var res placement.ReplyReceived
+	return inbox.Step{
+		Apply: func(ctx context.Context, tx pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
+			var out []events.Outgoing
+			var err error
+			res, out, err = uc.ReceiveReply(ctx, tx, placement.Reply{
+				EmailID: d.EmailID, TherapistID: d.TherapistID,
+				Subject: d.Subject, Body: d.Body, From: d.From, ReceivedAt: d.ReceivedAt,
+			}, now())
+			return out, err
+		},
+		After: func(ctx context.Context) {
+			log.Info("email response received", slog.Any("", in), slog.Int64("email_id", d.EmailID),
+				slog.Int64("anfrage_id", res.AnfrageID), slog.Bool("recorded", res.Recorded != nil),
+				slog.Bool("seen_before", res.Duplicate))
+			uc.ReplyCommitted(ctx, res)
+		},
+	}, nil
 }

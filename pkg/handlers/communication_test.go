@@ -5,7 +5,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -17,7 +16,7 @@ func TestEmailSent_notesTheAnfrageOfTheEmailUnderBothNames(t *testing.T) {
 			a := insertAnfrage(t, pool, anfrage{therapist: 42, sent: true, emailID: &emailID})
 			other := insertAnfrage(t, pool, anfrage{therapist: 42, sent: true})
 			payload := `{"email_id":900,"email_data":{"email_id":900,"therapist_id":42,"status":"Gesendet"},"communication_type":"email","therapist_id":42}`
-			code, outcome := send(t, server(handlers.Communication(pool, nil, nil)), typed(typ, "m1", payload))
+			code, outcome := send(t, server(communication(pool)), typed(typ, "m1", payload))
 			if code != 200 || outcome != "processed" {
 				t.Fatalf("status %d outcome %q, want 200 processed", code, outcome)
 			}
@@ -44,10 +43,10 @@ func TestEmailSent_notesTheAnfrageOfTheEmailUnderBothNames(t *testing.T) {
 
 func TestCommunicationEvents_areRecordedByTypeSoTheyCanBeCounted(t *testing.T) {
 	pool, _ := storetest.New(t)
-	h := server(handlers.Communication(pool, nil, nil))
+	h := server(communication(pool))
 	for i, d := range []delivery{
 		typed("email.sent", "1", `{"email_id":5}`),
-		typed("communication.email_response_received", "2", `{"email_id":5,"response_data":{}}`),
+		typed("communication.email_response_received", "2", `{"email_id":5,"response_data":{"body":"Vielen Dank, ich melde mich."}}`),
 		typed("phone_call.completed", "3", `{"call_id":7}`),
 		typed("phone_call.completed", "4", `{"call_id":8}`),
 		typed("phone_call.completed", "4", `{"call_id":8}`), // redelivered
@@ -79,7 +78,7 @@ func TestCommunicationEvents_areRecordedByTypeSoTheyCanBeCounted(t *testing.T) {
 
 func TestCommunicationEvents_withoutTheirIdAreRejected(t *testing.T) {
 	pool, _ := storetest.New(t)
-	h := server(handlers.Communication(pool, nil, nil))
+	h := server(communication(pool))
 	for _, d := range []delivery{
 		typed("email.sent", "1", `{"email_data":{}}`),
 		typed("phone_call.completed", "2", `{"call_id":"x"}`),

@@ -38,8 +38,10 @@ func (s *Settings) Validate() error {
 }
 
 // Spec is the whole environment of a function that keeps matching's copy
-// (patient-deleted, therapist-blocked, directory-sync): the common block and
-// Settings. Their mains load it with config.Load.
+// (patient-deleted, therapist-blocked, directory-sync), and of
+// communication-events, which records a therapist's reply with the same
+// business parameters: the common block and Settings. Their mains load it
+// with config.Load.
 type Spec struct {
 	config.Common
 	Copy Settings

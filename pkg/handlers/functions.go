@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 
+	"github.com/curavani/matching/pkg/neighbours"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/runtime"
 )
 
@@ -51,13 +53,35 @@ func TherapistBlocked(s Settings) runtime.EventFunction {
 	}
 }
 
-// CommunicationEvents is the communication-events function:
-// communication-events, handled by Communication.
-var CommunicationEvents = runtime.EventFunction{
-	Name:  "communication-events",
-	Topic: CommunicationTopic,
-	Group: CommunicationGroup,
-	New:   func(d runtime.Deps) runtime.Handler { return Communication(d.Pool, d.Publisher, d.Log) },
+// CommunicationEventsName is the communication-events function's name.
+const CommunicationEventsName = "communication-events"
+
+// CommunicationEvents is the communication-events function with settings s:
+// communication-events, handled by Communication, whose email replies are
+// recorded with the business parameters of s (Settings.Replies).
+func CommunicationEvents(s Settings) runtime.EventFunction {
+	return runtime.EventFunction{
+		Name:  CommunicationEventsName,
+		Topic: CommunicationTopic,
+		Group: CommunicationGroup,
+		New: func(d runtime.Deps) runtime.Handler {
+			return Communication(d.Pool, d.Publisher, d.Log, s.Replies(d))
+		},
+	}
+}
+
+// Replies are the use cases communication-events records a therapist's
+// email reply with: the business parameters (cooling period, time zone) and
+// the therapist service for the cooling write-back. The handler writes
+// their events to the outbox in its own transaction, which the inbox
+// publishes: the service gets no publisher.
+func (s Settings) Replies(d runtime.Deps) *placement.Service {
+	clients := neighbours.NewClients(s.Neighbours)
+	return placement.New(placement.Config{
+		Pool: d.Pool, Patients: clients.Patients, Therapists: clients.Therapists,
+		Distances: clients.Distances, Communication: clients.Communication,
+		Matching: s.Matching, Log: d.Log,
+	})
 }
 
 // Consumers are the event functions with settings s, in the order the local
@@ -65,7 +89,7 @@ var CommunicationEvents = runtime.EventFunction{
 // its main in functions/ and its manifests in k8s/), so that make run and
 // the end-to-end tests run it as it ships.
 func Consumers(s Settings) []runtime.EventFunction {
-	return []runtime.EventFunction{PatientDeleted(s), TherapistBlocked(s), CommunicationEvents}
+	return []runtime.EventFunction{PatientDeleted(s), TherapistBlocked(s), CommunicationEvents(s)}
 }
 
 // OutboxRelayName is the outbox-relay function's name.

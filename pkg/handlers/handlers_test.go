@@ -13,6 +13,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/curavani/matching/config"
+	"github.com/curavani/matching/pkg/handlers"
+	"github.com/curavani/matching/pkg/inbox"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
@@ -187,3 +191,12 @@ func count(t testing.TB, pool *pgxpool.Pool, query string, args ...any) int {
 func itoa(n int64) string { return fmt.Sprint(n) }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// communication is the communication-events handler with the business
+// parameters of the defaults (four weeks of cooling, Europe/Berlin).
+func communication(pool *pgxpool.Pool) *inbox.Processor {
+	return handlers.Communication(pool, nil, nil, placement.New(placement.Config{Pool: pool, Matching: testMatching}))
+}
+
+var testMatching = config.Matching{MinAnfrageSize: 1, MaxAnfrageSize: 6, PLZMatchDigits: 2, DefaultMaxDistanceKM: 25,
+	CoolingPeriodWeeks: 4, FollowUpThresholdDays: 7, DefaultPhoneCallTime: "10:00", Timezone: "Europe/Berlin"}

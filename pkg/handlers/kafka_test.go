@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -76,5 +77,61 @@ func kafkaDirect(brokers []string, url string) config.Common {
 		Logging:  config.Logging{Level: "ERROR", Format: "json"},
 		Kafka: config.Kafka{BootstrapServers: brokers, Topic: "patient-events", LogLevel: "WARNING",
 			MatchingEventsTopic: "matching-events", DLQTopic: "matching-events-dlq"},
+	}
+}
+
+// The communication-events function in Kafka-direct mode, from the
+// communication service's record of a therapist's reply to the response on
+// matching-events: the reply read, recorded, published.
+func TestCommunicationEventsFunction_kafkaDirect_aDecidedReplyIsRecordedAndPublished(t *testing.T) {
+	brokers := kafkatest.Start(t)
+	pool, url := storetest.New(t)
+	id := replyAnfrage(t, pool, 900, 9)
+
+	cfg := kafkaDirect(brokers, url)
+	cfg.Kafka.Topic = "communication-events"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runtime.Run(ctx, handlers.CommunicationEvents(handlers.Settings{Matching: testMatching}), runtime.Options{Config: cfg})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	p := kafkatest.Producer(t, brokers)
+	value := `{"eventId":"6c1b4f0e-0000-4000-8000-000000000900","eventType":"communication.email_response_received","version":"1.0",` +
+		`"timestamp":"2025-08-12T09:44:00.123456","producer":"communication-service","payload":{"email_id":900,` +
+		`"response_data":{"subject":"AW: Suche Psychotherapieplätze","body":"Guten Tag, ich kann beide Personen aufnehmen.\n\nViele Grüße",` +
+		`"from":"praxis@example.org","received_at":"2025-08-12T09:40:00"}}}`
+	kafkatest.Produce(t, p, "communication-events", "900", value)
+
+	// response_received, cooling.period_started, two search.status_changed;
+	// the partitions merge in no particular order.
+	types := map[string]int{}
+	for _, rec := range kafkatest.Read(t, brokers, "matching-events", 4) {
+		var typ string
+		for _, h := range rec.Headers {
+			if string(h.Key) == "ce_type" {
+				typ = string(h.Value)
+			}
+		}
+		types[typ]++
+		if typ != "therapeutenanfrage.response_received" {
+			continue
+		}
+		want := fmt.Sprintf(`{"accepted_count":2,"anfrage_id":%d,"no_response_count":0,"rejected_count":0,"response_type":"vollstaendige_Annahme"}`, id)
+		if got := canonicalJSON(t, string(rec.Value)); got != want || string(rec.Key) != fmt.Sprint(id) {
+			t.Fatalf("key %s payload %s, want key %d payload %s", rec.Key, got, id, want)
+		}
+	}
+	if want := map[string]int{"therapeutenanfrage.response_received": 1, "cooling.period_started": 1, "search.status_changed": 2}; !maps.Equal(types, want) {
+		t.Fatalf("records %v, want %v", types, want)
+	}
+	if d := outcomes(t, pool, id); d[101] != "angenommen" || d[102] != "angenommen" {
+		t.Fatalf("outcomes %v", d)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/metrics"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
@@ -27,7 +28,7 @@ func TestDrivenEvents_countedByOutcomeAndAsCompletedCalls(t *testing.T) {
 	metrics.SetClock(m, func() time.Time { return now })
 	m.CollectBusiness(pool)
 	srv := runtime.NewServer(runtime.ServerOptions{
-		Handler: instrumented(m, "communication-events", handlers.Communication(pool, nil, nil)),
+		Handler: instrumented(m, "communication-events", handlers.Communication(pool, nil, nil, placement.New(placement.Config{Pool: pool}))),
 		Routes:  map[string]http.Handler{"GET /metrics": m.Handler()},
 	})
 	post := func(id, eventType, data string, wantStatus int) {

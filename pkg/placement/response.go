@@ -73,7 +73,8 @@ type ResponseRecorded struct {
 	// contacted again, as the response set it; "" for a repeat.
 	CoolingUntil string
 	// Repeated is true when the anfrage already held this very response:
-	// nothing changed and nothing was emitted.
+	// the anfrage did not change and nothing was emitted (only replies
+	// waiting for review were settled).
 	Repeated bool
 }
 
@@ -84,7 +85,9 @@ type ResponseRecorded struct {
 // pausiert), the cooling period, and the events response_received,
 // cooling.period_started and search.status_changed. After the commit the
 // cooling date is written back to the therapist service when
-// THERAPIST_COOLING_WRITEBACK is on.
+// THERAPIST_COOLING_WRITEBACK is on. The email replies to the anfrage still
+// waiting for review (antwort_vorschlag offen) become uebernommen: the
+// response a clerk records, also the same response again, settles them.
 //
 // Errors, in the order they are checked: 404 unknown anfrage; 400 unsent;
 // r.Unreadable; 400 for an unknown outcome (InvalidOutcome); 400 "Missing
@@ -152,6 +155,11 @@ func (s *Service) recordResponse(ctx context.Context, tx pgx.Tx, id int64, r Res
 				return ResponseRecorded{}, nil, fault.Conflictf("Response already recorded for anfrage %d", id)
 			}
 		}
+		// A clerk repeating the stored response confirms it: the replies
+		// that came after it no longer wait for review.
+		if err := store.TakeSuggestions(ctx, tx, id, now); err != nil {
+			return ResponseRecorded{}, nil, err
+		}
 		res := recorded(a, entries, matching.Summary{Accepted: a.Accepted, Rejected: a.Rejected, NoResponse: a.NoResponse, Type: deref(a.ResponseType)})
 		res.Repeated = true
 		return res, nil, nil
@@ -180,6 +188,9 @@ func (s *Service) recordResponse(ctx context.Context, tx pgx.Tx, id int64, r Res
 		resp.Notes = &n
 	}
 	if err := store.RecordResponse(ctx, tx, id, rows, resp, now); err != nil {
+		return ResponseRecorded{}, nil, err
+	}
+	if err := store.TakeSuggestions(ctx, tx, id, now); err != nil {
 		return ResponseRecorded{}, nil, err
 	}
 	out := []events.Outgoing{events.NewAnfrageResponseReceived(events.AnfrageResponseReceivedData{
