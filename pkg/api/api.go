@@ -1,7 +1,9 @@
 // Package api is the anfrage API: the reference matching service's REST
 // endpoints under /api (patient searches, the therapist selection list,
 // building, sending and answering anfragen) with the deliberate differences
-// of the product spec §6, plus the manual cooling endpoint.
+// of the product spec §6, plus the manual cooling endpoint and the reading
+// of therapists' email replies (antwort-analyse, antwort-vorschlag,
+// antwort-vorschlaege; enhancements B4).
 //
 // A handler decodes the request, makes one call and maps the result to the
 // reference's JSON. Commands (every change, and the reads that apply a rule:
@@ -77,6 +79,9 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/therapeutenanfragen/{id}", h(s.deleteAnfrage))
 	m.HandleFunc("POST /api/therapeutenanfragen/{id}/senden", h(s.sendAnfrage))
 	m.HandleFunc("PUT /api/therapeutenanfragen/{id}/antwort", h(s.recordResponse))
+	m.HandleFunc("POST /api/therapeutenanfragen/{id}/antwort-analyse", h(s.analyseReply))
+	m.HandleFunc("GET /api/therapeutenanfragen/{id}/antwort-vorschlag", h(s.getReplySuggestion))
+	m.HandleFunc("GET /api/antwort-vorschlaege", h(s.listReplySuggestions))
 }
 
 // ServeHTTP applies CORS, authentication and the body limit, then routes.
