@@ -1,5 +1,5 @@
 # Developer targets: the whole service on one machine (cmd/matching-dev, pkg/devstack).
-# event and tail find the running stack through .matching-dev.json, which make run writes.
+# event, reply and tail find the running stack through .matching-dev.json, which make run writes.
 DEV := $(GO) run ./cmd/matching-dev
 
 # run builds matching-dev and execs it in place of the recipe's shell, so the
@@ -14,6 +14,10 @@ run: ## the whole service locally until Ctrl-C or SIGTERM, on 127.0.0.1: Postgre
 .PHONY: event
 event: ## publish an event to its topic: make event TYPE=patient.deleted DATA='{"patient_id":3}' [FORM=envelope|cloudevent] [KEY=..]
 	@$(DEV) event -type "$$TYPE" -data "$$DATA" -form "$(or $(FORM),envelope)" -key "$$KEY"
+
+.PHONY: reply
+reply: ## deliver a therapist's email reply to an anfrage as the communication service does: make reply ANFRAGE=2 TEXT='Person 1 nehme ich gern auf. …' [SUBJECT=…]
+	@$(DEV) reply -anfrage "$$ANFRAGE" -text "$$TEXT" -subject "$$SUBJECT"
 
 .PHONY: tail
 tail: ## follow matching-events readably (type, key, payload); FROM_BEGINNING=1 shows what is there, TOPIC=… another topic

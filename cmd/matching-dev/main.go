@@ -3,13 +3,15 @@
 //
 //	matching-dev run [-keep]                      the whole service, until Ctrl-C
 //	matching-dev event -type T -data JSON [-form envelope|cloudevent] [-key K]
+//	matching-dev reply -anfrage N -text TEXT [-subject S]
 //	matching-dev tail [-topic matching-events] [-from-beginning]
 //	matching-dev follow-up [--dry-run] [--as-of YYYY-MM-DD]
 //	matching-dev patient-update -id N -data JSON    (therapist-update likewise)
 //
 // run records the stack's addresses in .matching-dev.json (in the current
 // directory), where the other commands find them; without a running stack,
-// event and tail use KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092.
+// event and tail use KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092; reply needs
+// the running stack.
 package main
 
 import (
@@ -37,6 +39,7 @@ const usage = `usage: matching-dev <command> [flags]
 commands:
   run         start the whole matching service locally (make run)
   event       publish an event to the topic of its type (make event)
+  reply       deliver a therapist's email reply to an anfrage (make reply)
   tail        follow matching-events in readable form (make tail)
   follow-up   run the follow-up job once against the running stack (make follow-up-once)
   patient-update, therapist-update
@@ -54,6 +57,7 @@ func main() {
 	cmds := map[string]func([]string) error{
 		"run":       run,
 		"event":     event,
+		"reply":     reply,
 		"tail":      tail,
 		"follow-up": followUp,
 
@@ -198,6 +202,32 @@ func event(args []string) error {
 		return err
 	}
 	fmt.Printf("published %s to %s/%d@%d key=%s id=%s\n", *typ, p.Topic, p.Partition, p.Offset, p.Key, p.ID)
+	return nil
+}
+
+func reply(args []string) error {
+	fs := flag.NewFlagSet("reply", flag.ContinueOnError)
+	anfrage := fs.Int64("anfrage", 0, "the anfrage whose email the therapist answers")
+	text := fs.String("text", "", `the reply's body (\n is a line break)`)
+	subject := fs.String("subject", "", `the reply's subject (default "AW: " and the email's subject)`)
+	state := fs.String("state", devstack.DefaultStateFile, "the running stack's state file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *anfrage <= 0 || *text == "" {
+		return errors.New(`ANFRAGE and TEXT are required: make reply ANFRAGE=2 TEXT='Person 1 nehme ich gern auf.'`)
+	}
+	st, err := devstack.ReadState(*state)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	p, err := devstack.Reply(ctx, st, *anfrage, *text, *subject)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("published email.response_received to %s/%d@%d key=%s id=%s\n", p.Topic, p.Partition, p.Offset, p.Key, p.ID)
 	return nil
 }
 

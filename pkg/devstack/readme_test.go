@@ -114,3 +114,23 @@ func TestReadme_exampleEventsMeetTheEventContract(t *testing.T) {
 		t.Errorf("found %d make event lines, %d make tail lines and %d curl CloudEvents in the README", published, tailed, curled)
 	}
 }
+
+// make reply ANFRAGE=2 TEXT='…'   # comment
+var readmeReplyLine = regexp.MustCompile(`^make reply ANFRAGE=(\d+) TEXT='([^']*)'`)
+
+// readmeReply is the TEXT of the README's make reply line for anfrage id:
+// the story test delivers the replies the README shows.
+func readmeReply(t testing.TB, id string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if m := readmeReplyLine.FindStringSubmatch(strings.TrimSpace(line)); m != nil && m[1] == id {
+			return m[2]
+		}
+	}
+	t.Fatalf("the README shows no make reply ANFRAGE=%s", id)
+	return ""
+}

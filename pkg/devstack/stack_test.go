@@ -18,8 +18,10 @@ import (
 
 // The README's story, driven through the real HTTP API and the real Kafka
 // protocol against the stack make run starts: create a search, build and
-// send an anfrage, record the therapist's answer, delete two patients (one
-// event in each form), send a poison event, and run the follow-up job once.
+// send an anfrage, the therapist's email reply recorded automatically and
+// another therapist's filed for review, delete two patients (one event in
+// each form), send a poison event, run the follow-up job once, and let a
+// patient's changed preference reach her unsent anfrage.
 // Every step is checked in the database and on matching-events.
 func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 	t.Parallel()
@@ -58,11 +60,33 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 		t.Fatalf("the communication service received %d emails, the last to %v", len(mails), mails[len(mails)-1].Body["empfaenger_email"])
 	}
 
-	// 3. She takes Anna and Laura, has no capacity for Sophie.
-	r = s.call("PUT", "/api/therapeutenanfragen/2/antwort", map[string]any{"patient_responses": map[string]any{
-		"2": "angenommen", "7": "abgelehnt_Kapazitaet", "10": "angenommen"}}, 200)
-	if r["response_type"] != "teilweise_Annahme" {
-		t.Fatalf("response %v", r)
+	// 3. She answers by email: she takes Anna and Laura, has no capacity
+	// for Sophie. Every patient is decided, so the reply is recorded as
+	// the clerk would record it with PUT …/antwort.
+	if _, err := Reply(context.Background(), st, 2, readmeReply(t, "2"), ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "anfrage 2's reply recorded", func() bool {
+		return scalar[int](s, `SELECT count(*) FROM matching_service.therapeutenanfrage WHERE id = 2 AND antwort_datum IS NOT NULL`) == 1
+	})
+	r = s.call("GET", "/api/therapeutenanfragen/2/antwort-vorschlag", nil, 200)
+	if r["status"] != "uebernommen" || r["automatisch"] != true || len(r["unklar"].([]any)) != 0 {
+		t.Errorf("anfrage 2's reply suggestion %v", r)
+	}
+	if notes := scalar[string](s, `SELECT notizen FROM matching_service.therapeutenanfrage WHERE id = 2`); !strings.Contains(notes, "(System)] Antwort automatisch aus E-Mail übernommen") {
+		t.Errorf("anfrage 2 notes %q", notes)
+	}
+	// Dr. Schröder answers the demo anfrage 1 from his holiday and leaves
+	// Person 2 open: nothing is recorded, a clerk is asked to look.
+	if _, err := Reply(context.Background(), st, 1, readmeReply(t, "1"), ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "anfrage 1's reply filed for review", func() bool {
+		return scalar[int](s, `SELECT count(*) FROM matching_service.antwort_vorschlag WHERE therapeutenanfrage_id = 1`) == 1
+	})
+	r = s.call("GET", "/api/antwort-vorschlaege?status=offen", nil, 200)
+	if d := r["data"].([]any); len(d) != 1 || d[0].(map[string]any)["anfrage_id"] != 1.0 || d[0].(map[string]any)["grund"] != "unklar" {
+		t.Errorf("review list %v", r)
 	}
 
 	// 4. The patient service deletes Felix Wagner (4) and Lea Schmitz (9,
@@ -107,7 +131,7 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 		return scalar[int](s, `SELECT count(*) FROM matching_service.therapeut_anfrage_patient WHERE therapeutenanfrage_id = 3 AND patient_id = 8`) == 1
 	})
 
-	got := byKey(events.waitEvents(t, 12+followUp, 20*time.Second))
+	got := byKey(events.waitEvents(t, 13+followUp, 20*time.Second))
 	today := time.Now().In(s.opts.Matching.Location())
 	statusChanged := func(search, patient int, from any, to string) emitted {
 		return emitted{Type: "search.status_changed", Payload: map[string]any{
@@ -134,14 +158,16 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 		"4":  {statusChanged(4, 4, "aktiv", "abgebrochen")},
 		"9":  {statusChanged(9, 9, "pausiert", "abgebrochen")},
 	}
+	want["1"] = []emitted{{Type: "therapeutenanfrage.response_review_needed", Payload: map[string]any{
+		"anfrage_id": 1.0, "therapist_id": 12.0, "email_id": 1.0, "undecided_patient_ids": []any{2.0}}}}
 	if followUp == 1 {
 		call := s.Neighbours.PhoneCalls()
 		if len(call) != 1 {
 			t.Fatalf("phone calls created: %+v", call)
 		}
-		want["1"] = []emitted{{Type: "therapeutenanfrage.follow_up_scheduled", Payload: map[string]any{
+		want["1"] = append(want["1"], emitted{Type: "therapeutenanfrage.follow_up_scheduled", Payload: map[string]any{
 			"anfrage_id": 1.0, "therapist_id": 12.0, "phone_call_id": float64(call[0].ID),
-			"scheduled_date": call[0].Body["geplantes_datum"], "scheduled_time": call[0].Body["geplante_zeit"]}}}
+			"scheduled_date": call[0].Body["geplantes_datum"], "scheduled_time": call[0].Body["geplante_zeit"]}})
 	}
 	onlyTypeAndPayload := func(m map[string][]emitted) map[string][]emitted {
 		out := map[string][]emitted{}

@@ -98,7 +98,8 @@ func emailResponse(in events.Inbound, uc *placement.Service, log *slog.Logger) (
 		After: func(ctx context.Context) {
 			log.Info("email response received", slog.Any("", in), slog.Int64("email_id", d.EmailID),
 				slog.Int64("anfrage_id", res.AnfrageID), slog.Bool("recorded", res.Recorded != nil),
-				slog.Bool("seen_before", res.Duplicate))
+				slog.String("review_reason", res.Reason), slog.Int("undecided", len(res.Unclear)),
+				slog.Int64("suggestion_id", res.SuggestionID), slog.Bool("seen_before", res.Duplicate))
 			uc.ReplyCommitted(ctx, res)
 		},
 	}, nil

@@ -2,8 +2,10 @@
 // patient-events (patient-deleted), therapist-events (therapist-blocked) and
 // communication-events (communication-events). Each is an *inbox.Processor
 // whose routes parse the payload, run the cascade's SQL (pkg/store) inside
-// the inbox transaction and return the events to emit through the outbox.
-// With WithCopy the patient and therapist handlers also keep matching's copy
+// the inbox transaction and return the events to emit through the outbox;
+// a therapist's email reply is a use case (placement.ReceiveReply) run in
+// that transaction, after its payload was read in a prepared route. With
+// WithCopy the patient and therapist handlers also keep matching's copy
 // of patients and therapists (pkg/directory): a prepared route fetches the
 // record before the transaction, stores it in it, and applies the re-checks
 // of unsent anfragen (pkg/placement) after the commit. It also holds the

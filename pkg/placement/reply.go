@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"log/slog"
 	"math"
 	"strconv"
 	"time"
@@ -176,23 +175,11 @@ func (s *Service) ReceiveReply(ctx context.Context, tx pgx.Tx, r Reply, at time.
 
 // ReplyCommitted does what follows the commit of ReceiveReply's
 // transaction: the cooling date of a recorded response goes to the
-// therapist service (THERAPIST_COOLING_WRITEBACK), as after PUT …/antwort,
-// and one INFO line says what became of the reply.
+// therapist service (THERAPIST_COOLING_WRITEBACK), as after PUT …/antwort.
 func (s *Service) ReplyCommitted(ctx context.Context, r ReplyReceived) {
-	if r.Duplicate {
-		return
+	if r.Recorded != nil && r.Recorded.CoolingUntil != "" {
+		s.writeBackCooling(ctx, r.Recorded.TherapistID, r.Recorded.CoolingUntil)
 	}
-	attrs := []slog.Attr{slog.Int64("suggestion_id", r.SuggestionID), slog.Int64("anfrage_id", r.AnfrageID),
-		slog.Int("undecided", len(r.Unclear))}
-	if r.Recorded != nil {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "email reply recorded as the anfrage's response",
-			append(attrs, slog.String("response_type", r.Recorded.Summary.Type))...)
-		if r.Recorded.CoolingUntil != "" {
-			s.writeBackCooling(ctx, r.Recorded.TherapistID, r.Recorded.CoolingUntil)
-		}
-		return
-	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "email reply filed for review", append(attrs, slog.String("reason", r.Reason))...)
 }
 
 // How a reply's anfrage was found.
