@@ -278,7 +278,7 @@ type EmailResponseData struct {
 // {"email_id": n, "response_data": {"subject", "body", "from",
 // "received_at"}}: email_id and response_data.body are required, the other
 // fields of response_data are optional strings (null is absent); anything
-// else is fault.Invalid. NUL characters are dropped from the strings.
+// else is fault.Invalid, also a string PostgreSQL cannot store (NUL).
 func ParseEmailResponse(p json.RawMessage) (EmailResponseData, error) {
 	e, err := ParseEmailEvent(p)
 	if err != nil {
@@ -315,9 +315,9 @@ func ParseEmailResponse(p json.RawMessage) (EmailResponseData, error) {
 		if v[0] != '"' || json.Unmarshal(v, s.to) != nil {
 			return EmailResponseData{}, fault.Invalidf("field response_data.%s: must be a string, got %s", s.name, truncate(v))
 		}
-		// PostgreSQL's text cannot hold NUL; a reply is kept without them
-		// rather than refused.
-		*s.to = strings.ReplaceAll(*s.to, "\x00", "")
+		if err := storable.Text(*s.to); err != nil {
+			return EmailResponseData{}, fault.Invalidf("field response_data.%s: %v", s.name, err)
+		}
 	}
 	return d, nil
 }

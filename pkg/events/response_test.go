@@ -8,13 +8,14 @@ import (
 
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/fault"
+	"github.com/curavani/matching/pkg/storable"
 )
 
 // An email reply needs the email it answers and a body; the other fields
 // of response_data are optional strings. Anything else is poison (422).
 func TestParseEmailResponse(t *testing.T) {
 	got, err := events.ParseEmailResponse(json.RawMessage(`{"email_id": 7, "email_data": {"therapist_id": 3},
-		"response_data": {"subject": "AW: Ref: A2", "body": "Ja.\u0000", "from": "praxis@example.org", "received_at": null, "extra": 1}}`))
+		"response_data": {"subject": "AW: Ref: A2", "body": "Ja.", "from": "praxis@example.org", "received_at": null, "extra": 1}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +37,7 @@ func TestParseEmailResponse(t *testing.T) {
 		`{"email_id": 7, "response_data": {"body": null}}`:               "field response_data.body: required",
 		`{"email_id": 7, "response_data": {"body": ["Ja"]}}`:             `field response_data.body: must be a string, got ["Ja"]`,
 		`{"email_id": 7, "response_data": {"body": "Ja", "subject": 5}}`: "field response_data.subject: must be a string, got 5",
+		`{"email_id": 7, "response_data": {"body": "Ja\u0000"}}`:         "field response_data.body: " + nulReason(),
 	} {
 		_, err := events.ParseEmailResponse(json.RawMessage(payload))
 		if fe := fault.As(err); fe == nil || fe.Kind != fault.Invalid || fe.Message != msg {
@@ -43,3 +45,6 @@ func TestParseEmailResponse(t *testing.T) {
 		}
 	}
 }
+
+// nulReason is storable's reason for a string holding NUL.
+func nulReason() string { return storable.Text("\x00").Error() }

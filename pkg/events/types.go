@@ -232,7 +232,7 @@ func NewAnfrageReviewNeeded(d AnfrageReviewNeededData) Outgoing {
 	if d.UndecidedPatientIDs == nil {
 		d.UndecidedPatientIDs = []int64{}
 	}
-	return Outgoing{Type: AnfrageReviewNeeded, Key: key(d.AnfrageID), Data: d}
+	return Outgoing{Type: AnfrageReviewNeeded, Key: key(d.AnfrageID), Entity: EntityAnfrage, Data: d}
 }
 
 // SearchStatusChangedData is the payload of search.status_changed. OldStatus

@@ -62,6 +62,7 @@ func TestAdd_orderingKeyOfEveryEmittedTypeMatchesThePreviousVersionsRows(t *test
 		events.NewAnfrageResponseReceived(events.AnfrageResponseReceivedData{AnfrageID: 4}),
 		events.NewAnfrageCancelled(events.AnfrageCancelledData{AnfrageID: 4}),
 		events.NewAnfrageFollowUpScheduled(events.AnfrageFollowUpScheduledData{AnfrageID: 4}),
+		events.NewAnfrageReviewNeeded(events.AnfrageReviewNeededData{AnfrageID: 4}),
 		events.NewSearchStatusChanged(events.SearchStatusChangedData{SearchID: 4}),
 		events.NewCoolingPeriodStarted(events.CoolingPeriodStartedData{TherapistID: 4}),
 	} {
