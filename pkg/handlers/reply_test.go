@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/matching"
 	"github.com/curavani/matching/pkg/neighbours"
@@ -397,22 +396,5 @@ func TestEmailReply_withoutBodyOrEmailIsRejected(t *testing.T) {
 	}
 	if n := count(t, pool, `SELECT count(*) FROM matching_service.antwort_vorschlag`) + count(t, pool, `SELECT count(*) FROM matching_service.processed_events`); n != 0 {
 		t.Errorf("%d rows stored, want none", n)
-	}
-}
-
-// The communication-events function needs the therapist service only to
-// write the cooling date back.
-func TestSettings_therapistServiceRequiredOnlyForTheWriteBack(t *testing.T) {
-	s := handlers.Settings{Matching: testMatching, Neighbours: config.Neighbours{Timeout: 5 * time.Second}}
-	if err := s.Validate(); err != nil {
-		t.Errorf("without write-back: %v", err)
-	}
-	s.Matching.TherapistCoolingWriteback = true
-	if err := s.Validate(); err == nil || err.Error() != "THERAPIST_SERVICE_URL: required but not set" {
-		t.Errorf("write-back without the service: %v", err)
-	}
-	s.Neighbours.TherapistURL = "http://therapists:8002"
-	if err := s.Validate(); err != nil {
-		t.Errorf("write-back with the service: %v", err)
 	}
 }
