@@ -33,13 +33,17 @@ type Anfrage struct {
 	Complete     bool
 }
 
-const anfrageColumns = `a.id, a.therapist_id, a.erstellt_datum, a.gesendet_datum, a.antwort_datum,
-	a.antworttyp::text, a.anfragegroesse, a.angenommen_anzahl, a.abgelehnt_anzahl,
-	a.keine_antwort_anzahl, a.notizen, a.email_id, a.phone_call_id, a.storniert_datum,
-	a.storniert_grund,
+const anfrageColumns = anfrageRowColumns + `,
 	COALESCE((SELECT bool_and(e.antwortergebnis IS NOT NULL)
 	          FROM matching_service.therapeut_anfrage_patient e
 	          WHERE e.therapeutenanfrage_id = a.id), true)`
+
+// anfrageRowColumns are the columns of anfrageColumns that come from the
+// anfrage's row (a) itself; the last, Complete, reads its entries.
+const anfrageRowColumns = `a.id, a.therapist_id, a.erstellt_datum, a.gesendet_datum, a.antwort_datum,
+	a.antworttyp::text, a.anfragegroesse, a.angenommen_anzahl, a.abgelehnt_anzahl,
+	a.keine_antwort_anzahl, a.notizen, a.email_id, a.phone_call_id, a.storniert_datum,
+	a.storniert_grund`
 
 func anfrageDest(a *Anfrage) []any {
 	return []any{&a.ID, &a.TherapistID, &a.CreatedAt, &a.SentAt, &a.RespondedAt,
@@ -94,13 +98,20 @@ type AnfrageEntry struct {
 
 // AnfrageEntries lists the entries of anfrage id by position.
 func AnfrageEntries(ctx context.Context, db DB, id int64) ([]AnfrageEntry, error) {
+	return anfrageEntries(ctx, db, id, `
+		FROM matching_service.therapeut_anfrage_patient e
+		JOIN matching_service.platzsuche s ON s.id = e.platzsuche_id
+		WHERE e.therapeutenanfrage_id = $1`)
+}
+
+// anfrageEntries reads the entries of anfrage id from the entries e and
+// searches s that from names (the tables, or their state at an instant).
+func anfrageEntries(ctx context.Context, db DB, id int64, from string, args ...any) ([]AnfrageEntry, error) {
 	rows, err := db.Query(ctx, `
 		SELECT e.id, e.therapeutenanfrage_id, e.platzsuche_id, e.patient_id, e.position_in_anfrage,
 		       e.status::text, e.antwortergebnis::text, e.antwortnotizen, s.created_at, s.status::text
-		FROM matching_service.therapeut_anfrage_patient e
-		JOIN matching_service.platzsuche s ON s.id = e.platzsuche_id
-		WHERE e.therapeutenanfrage_id = $1
-		ORDER BY e.position_in_anfrage, e.id`, id)
+		`+from+`
+		ORDER BY e.position_in_anfrage, e.id`, append([]any{id}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("entries of anfrage %d: %w", id, err)
 	}

@@ -325,13 +325,20 @@ type SearchEntry struct {
 // SearchEntries lists the anfrage entries of search id in the order they were
 // created.
 func SearchEntries(ctx context.Context, db DB, id int64) ([]SearchEntry, error) {
+	return searchEntries(ctx, db, id, `
+		FROM matching_service.therapeut_anfrage_patient e
+		JOIN matching_service.therapeutenanfrage a ON a.id = e.therapeutenanfrage_id
+		WHERE e.platzsuche_id = $1`)
+}
+
+// searchEntries reads the entries of search id from the entries e and
+// anfragen a that from names (the tables, or their state at an instant).
+func searchEntries(ctx context.Context, db DB, id int64, from string, args ...any) ([]SearchEntry, error) {
 	rows, err := db.Query(ctx, `
 		SELECT a.id, a.therapist_id, e.position_in_anfrage, e.status::text, e.antwortergebnis::text,
 		       a.gesendet_datum, a.antwort_datum, a.storniert_datum, e.created_at
-		FROM matching_service.therapeut_anfrage_patient e
-		JOIN matching_service.therapeutenanfrage a ON a.id = e.therapeutenanfrage_id
-		WHERE e.platzsuche_id = $1
-		ORDER BY e.created_at, e.id`, id)
+		`+from+`
+		ORDER BY e.created_at, e.id`, append([]any{id}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("entries of platzsuche %d: %w", id, err)
 	}

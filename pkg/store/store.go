@@ -47,10 +47,16 @@ func Ping(ctx context.Context, pool *pgxpool.Pool) error {
 
 // WithTx runs fn in one transaction on pool: committed when fn returns nil,
 // rolled back otherwise (also when fn panics). It is the only transaction
-// helper of the service. Its error carries a fault kind when it is a
-// database error Classify knows (fn's own kinds are kept).
+// helper of the service. When ctx carries a cause (WithCause), the
+// transaction records it for the history before fn runs. Its error carries
+// a fault kind when it is a database error Classify knows (fn's own kinds
+// are kept).
 func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
-	return Classify(ctx, pgx.BeginFunc(ctx, pool, fn))
+	var opts pgx.TxOptions
+	if c, ok := CauseFrom(ctx); ok {
+		opts.BeginQuery = beginWithCause(c)
+	}
+	return Classify(ctx, pgx.BeginTxFunc(ctx, pool, opts, fn))
 }
 
 // IsUniqueViolation reports whether err is a unique-constraint violation,
