@@ -30,6 +30,11 @@ type Inbound struct {
 	Key string
 	// Payload is the event's payload object.
 	Payload json.RawMessage
+	// At is when matching applies the event (naive UTC, microseconds): the
+	// clock of its handlers, for every timestamp and note they write. The
+	// inbox sets it when the event arrives and records it with the event,
+	// so that a replay applies the event at the same time again.
+	At time.Time
 }
 
 // LogValue is what a log line says of a consumed event: its type, id and

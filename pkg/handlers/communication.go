@@ -66,7 +66,7 @@ func emailSent(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	at := now()
+	at := in.At
 	ids, err := store.NoteAnfragenByEmail(ctx, tx, d.EmailID, matching.Note(at, matching.AuthorSystem, EmailSentNote(d.EmailID)))
 	if err != nil {
 		return err

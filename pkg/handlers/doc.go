@@ -14,6 +14,11 @@
 // functions (functions.go, copy.go) that their mains and the local stack
 // hand to runtime.Run.
 //
+// A handler's clock is the event's: every timestamp and note it writes takes
+// events.Inbound.At (naive UTC, like the reference's columns), the time the
+// inbox stamped on the event and recorded with it, so that a replay of the
+// event writes the same.
+//
 // Each consumer has the seed's consumer-group name, which is also its name
 // in processed_events, so switching between Knative delivery and Kafka
 // direct keeps the record of what was processed.
@@ -21,11 +26,7 @@ package handlers
 
 import (
 	"log/slog"
-	"time"
 )
-
-// now is the clock of the handlers: naive UTC, like the reference's columns.
-func now() time.Time { return time.Now().UTC() }
 
 func logger(log *slog.Logger) *slog.Logger {
 	if log == nil {

@@ -108,7 +108,7 @@ func patientDeleted(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog
 	if err != nil {
 		return nil, err
 	}
-	at := now()
+	at := in.At
 	note := matching.Note(at, matching.AuthorSystem, PatientDeletedNote)
 	cancelled, err := store.CancelPatientSearches(ctx, tx, d.PatientID, note, at)
 	if err != nil {

@@ -104,7 +104,7 @@ func therapistBlocked(ctx context.Context, tx pgx.Tx, in events.Inbound, log *sl
 	if err != nil {
 		return nil, err
 	}
-	at := now()
+	at := in.At
 	note, cancelReason, exclusionReason := BlockTexts(d.Reason)
 	entry, err := json.Marshal(matching.ExclusionEntry{
 		ID: d.TherapistID, ExcludedAt: matching.FormatTimestamp(at), Reason: exclusionReason,
