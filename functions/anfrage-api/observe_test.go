@@ -343,3 +343,51 @@ func prefixed(byType map[string]float64) map[string]float64 {
 	}
 	return out
 }
+
+// A request's id, given in X-Request-Id or made by the API, comes back in
+// the answer and is on every log line of the request: the API's own and the
+// use case's.
+func TestAPI_requestIDOnTheAnswerAndInTheLogs(t *testing.T) {
+	t.Parallel()
+	_, dbURL := storetest.New(t)
+	f, nb := fake.Start(t)
+	cfg := spec{
+		Common: config.Common{
+			Database: config.Database{URL: dbURL, MaxConns: 4},
+			Logging:  config.Logging{Level: "DEBUG", Format: "json"},
+			Kafka:    config.Kafka{MatchingEventsTopic: "matching-events", DLQTopic: "matching-events-dlq"},
+			Port:     8080,
+		},
+		Settings: api.Settings{Neighbours: nb, Matching: config.Matching{
+			MinAnfrageSize: 1, MaxAnfrageSize: 6, PLZMatchDigits: 2, DefaultMaxDistanceKM: 25,
+			CoolingPeriodWeeks: 4, FollowUpThresholdDays: 7, DefaultPhoneCallTime: "10:00", Timezone: "Europe/Berlin",
+		}},
+	}
+	var logs logtest.Buffer
+	p := startAPI(t, cfg, &logs)
+	defer p.stop()
+	patient := f.AddPatient(fake.SamplePatient(nil))
+	therapist := f.AddTherapist(fake.SampleTherapist(nil))
+	p.call(t, "POST", "/api/platzsuchen", map[string]any{"patient_id": patient}, 201)
+
+	body, _ := json.Marshal(map[string]any{"therapist_id": therapist, "plz_prefix": "10"})
+	req, _ := http.NewRequest("POST", p.base+"/api/therapeutenanfragen/erstellen-fuer-therapeut", bytes.NewReader(body))
+	req.Header.Set("X-Request-Id", "trace-abc")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 || resp.Header.Get("X-Request-Id") != "trace-abc" {
+		t.Fatalf("status %d, X-Request-Id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
+	}
+	var msgs []string
+	for _, l := range logs.Lines(t) {
+		if l["request_id"] == "trace-abc" {
+			msgs = append(msgs, fmt.Sprint(l["level"], " ", l["msg"]))
+		}
+	}
+	if d := cmp.Diff([]string{"INFO anfrage created", "DEBUG request handled"}, msgs); d != "" {
+		t.Errorf("lines of the request (-want +got):\n%s", d)
+	}
+}

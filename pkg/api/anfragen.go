@@ -165,19 +165,25 @@ type anfragePatientItem struct {
 	Antwortnotizen  *string `json:"antwortnotizen"`
 }
 
-// GET /api/therapeutenanfragen/{id}
+// GET /api/therapeutenanfragen/{id}[?stand=<RFC 3339>]
 func (s *Server) getAnfrage(r *http.Request) (int, any, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return 0, nil, err
 	}
-	ctx := r.Context()
-	now := s.now()
-	a, err := store.GetAnfrage(ctx, s.cfg.Pool, id)
-	if err != nil {
+	q := readQuery(r)
+	stand := q.instant("stand")
+	if err := q.err(); err != nil {
 		return 0, nil, err
 	}
-	entries, err := store.AnfrageEntries(ctx, s.cfg.Pool, id)
+	ctx := r.Context()
+	// The days since sending and the follow-up flag are those of the
+	// instant shown.
+	now := s.now()
+	if stand != nil {
+		now = stand.UTC().Truncate(time.Microsecond)
+	}
+	a, entries, err := s.readAnfrage(ctx, id, stand)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/curavani/matching/pkg/placement"
+	"github.com/curavani/matching/pkg/store"
 )
 
 // MaxBodyBytes bounds a request body; a larger one is answered 413.
@@ -34,7 +35,7 @@ const MaxBodyBytes = 1 << 20
 type Config struct {
 	placement.Config
 	// Tokens, when not empty, are the bearer tokens every /api request must
-	// carry (API_TOKENS).
+	// carry (API_TOKENS), each "name:token" or a bare token (see Token).
 	Tokens []string
 	// CORSOrigins are the origins allowed to call the API from a browser
 	// (CORS_ALLOWED_ORIGINS); "*" allows any. Empty allows none.
@@ -43,16 +44,17 @@ type Config struct {
 
 // Server serves the API.
 type Server struct {
-	cfg Config
-	uc  *placement.Service
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg    Config
+	tokens []Token
+	uc     *placement.Service
+	log    *slog.Logger
+	mux    *http.ServeMux
 }
 
 // New returns the API's handler: the /api routes and GET /health.
 func New(cfg Config) *Server {
 	cfg.Config = cfg.Config.WithDefaults()
-	s := &Server{cfg: cfg, uc: placement.New(cfg.Config), log: cfg.Log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, tokens: ParseTokens(cfg.Tokens), uc: placement.New(cfg.Config), log: cfg.Log, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -82,17 +84,23 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/therapeutenanfragen/{id}/antwort-analyse", h(s.analyseReply))
 	m.HandleFunc("GET /api/therapeutenanfragen/{id}/antwort-vorschlag", h(s.getReplySuggestion))
 	m.HandleFunc("GET /api/antwort-vorschlaege", h(s.listReplySuggestions))
+
+	m.HandleFunc("GET /api/verlauf", h(s.timeline))
 }
 
-// ServeHTTP applies CORS, authentication and the body limit, then routes.
+// ServeHTTP gives the request its id, applies CORS, authentication and the
+// body limit, makes the request the cause of what it changes, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := requestID(r.Header.Get(RequestIDHeader))
+	w.Header().Set(RequestIDHeader, reqID)
 	if origin := r.Header.Get("Origin"); origin != "" && s.allowedOrigin(origin) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Expose-Headers", RequestIDHeader)
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+			h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, "+RequestIDHeader)
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -103,11 +111,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != openAPIPath && !s.authorized(r) {
+	token, ok := s.authorized(r)
+	if strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != openAPIPath && !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="matching"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
 		return
 	}
+	// Every transaction of the request records it as the cause of its
+	// changes (store.WithTx), and every log line with its context carries
+	// its id (runtime's logger).
+	r = r.WithContext(store.WithCause(r.Context(), store.Cause{
+		Kind: store.CauseAPI, Method: r.Method, Path: r.URL.Path, RequestID: reqID, Token: token,
+	}))
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	// Handler only finds the route; ServeHTTP, which also sets the path
 	// values, serves it.
@@ -150,21 +165,26 @@ func (s *Server) allowedOrigin(origin string) bool {
 
 // authorized checks the bearer token against every configured token in
 // constant time, so the answer's timing tells nothing about how much of a
-// guess was right.
-func (s *Server) authorized(r *http.Request) bool {
-	if len(s.cfg.Tokens) == 0 {
-		return true
+// guess was right, and returns the name of the token that matched ("" when
+// authentication is off).
+func (s *Server) authorized(r *http.Request) (name string, ok bool) {
+	if len(s.tokens) == 0 {
+		return "", true
 	}
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
 	}
 	token = strings.TrimSpace(token)
 	match := 0
-	for _, t := range s.cfg.Tokens {
-		match |= subtle.ConstantTimeCompare([]byte(token), []byte(t))
+	for _, t := range s.tokens {
+		m := subtle.ConstantTimeCompare([]byte(token), []byte(t.Secret))
+		if m == 1 {
+			name = t.Name
+		}
+		match |= m
 	}
-	return match == 1 && token != ""
+	return name, match == 1 && token != ""
 }
 
 func (s *Server) health(*http.Request) (int, any, error) {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/storable"
@@ -276,6 +277,21 @@ func (q *query) count(name string) *int {
 	}
 	i := int(*v)
 	return &i
+}
+
+// instant reads an optional RFC 3339 timestamp parameter (fractional
+// seconds allowed, an offset required); absent or empty is nil.
+func (q *query) instant(name string) *time.Time {
+	s := strings.TrimSpace(q.Get(name))
+	if s == "" || q.failed != nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		q.fail(argError(name, fmt.Sprintf("must be an RFC 3339 timestamp such as 2025-08-12T10:00:00Z, got '%s'", s)))
+		return nil
+	}
+	return &t
 }
 
 // boolean reads an optional boolean parameter (true/false/1/0).

@@ -81,18 +81,19 @@ type searchHistoryItem struct {
 	ResponseDate    *string `json:"response_date"`
 }
 
-// GET /api/platzsuchen/{id}
+// GET /api/platzsuchen/{id}[?stand=<RFC 3339>]
 func (s *Server) getSearch(r *http.Request) (int, any, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return 0, nil, err
 	}
-	ctx := r.Context()
-	x, err := store.GetSearch(ctx, s.cfg.Pool, id)
-	if err != nil {
+	q := readQuery(r)
+	stand := q.instant("stand")
+	if err := q.err(); err != nil {
 		return 0, nil, err
 	}
-	entries, err := store.SearchEntries(ctx, s.cfg.Pool, id)
+	ctx := r.Context()
+	x, entries, err := s.readSearch(ctx, id, stand)
 	if err != nil {
 		return 0, nil, err
 	}

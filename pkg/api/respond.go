@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/curavani/matching/pkg/fault"
 	"github.com/curavani/matching/pkg/store"
@@ -36,12 +38,16 @@ type handler func(r *http.Request) (status int, body any, err error)
 // answers it.
 func (s *Server) handle(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		status, body, err := h(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			status = s.writeError(w, r, err)
+		} else {
+			writeJSON(w, status, body)
 		}
-		writeJSON(w, status, body)
+		// One DEBUG line per request; the logger adds the request's id.
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request handled", slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Int("status", status), slog.Duration("duration", time.Since(start)))
 	}
 }
 
@@ -65,7 +71,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // kind first (store.Classify: a plain read's error has none yet). A
 // *fault.Error shows its message; anything else is shown as "Internal server
 // error". The body never carries an error's cause; a 5xx is logged with it.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// It returns the status it answered.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) int {
 	err = store.Classify(r.Context(), err)
 	code := fault.Status(err)
 	body := map[string]any{}
@@ -79,7 +86,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body["message"] = "Internal server error"
 	}
 	if code >= 500 {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err.Error())
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err.Error())
 	}
 	writeJSON(w, code, body)
+	return code
 }

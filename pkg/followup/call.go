@@ -38,11 +38,11 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 		}
 		date, at := j.slot(therapist, existing, p)
 		if existing.ID != 0 {
-			j.Log.Info("dry run: would adopt the existing follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID,
+			j.Log.InfoContext(ctx, "dry run: would adopt the existing follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID,
 				"phone_call_id", existing.ID, "scheduled_date", date, "scheduled_time", at)
 			return adopted, nil
 		}
-		j.Log.Info("dry run: would schedule a follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID, "scheduled_date", date, "scheduled_time", at)
+		j.Log.InfoContext(ctx, "dry run: would schedule a follow-up call", "anfrage_id", c.ID, "therapist_id", c.TherapistID, "scheduled_date", date, "scheduled_time", at)
 		return scheduled, nil
 	}
 
@@ -51,13 +51,13 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 		return 0, err
 	}
 	if !ok {
-		j.Log.Debug("follow-up skipped: no longer due or claimed by a concurrent run", "anfrage_id", c.ID)
+		j.Log.DebugContext(ctx, "follow-up skipped: no longer due or claimed by a concurrent run", "anfrage_id", c.ID)
 		return skipped, nil
 	}
 	ev, out, err := j.call(ctx, a, p)
 	if err != nil {
 		if rerr := store.ReleaseClaim(ctx, j.Pool, a.ID, claim.Token); rerr != nil {
-			j.Log.Warn("follow-up: claim not released; it expires by itself", "anfrage_id", a.ID, "error", rerr.Error())
+			j.Log.WarnContext(ctx, "follow-up: claim not released; it expires by itself", "anfrage_id", a.ID, "error", rerr.Error())
 		}
 		return 0, err
 	}
@@ -84,7 +84,7 @@ func (j *Job) followUp(ctx context.Context, c store.FollowUpCandidate, p plan) (
 	}
 	// The event's type, id and key, as on every line about an event, so
 	// the line can be followed to the event's publication.
-	j.Log.Info("follow-up call scheduled", "type", events.AnfrageFollowUpScheduled, "id", eventID,
+	j.Log.InfoContext(ctx, "follow-up call scheduled", "type", events.AnfrageFollowUpScheduled, "id", eventID,
 		"key", strconv.FormatInt(ev.AnfrageID, 10), "anfrage_id", ev.AnfrageID, "therapist_id", ev.TherapistID,
 		"phone_call_id", ev.PhoneCallID, "adopted", out == adopted,
 		"scheduled_date", ev.ScheduledDate, "scheduled_time", ev.ScheduledTime)

@@ -20,6 +20,8 @@ package followup
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,7 +92,13 @@ type Options struct {
 	// the anfrage's existing calls, to say which time it would choose and
 	// whether it would adopt.
 	DryRun bool
+	// RunID names the run in the history (the cause of its changes) and on
+	// its log lines; empty means a new random id.
+	RunID string
 }
+
+// JobName is the follow-up job's name in the history's causes.
+const JobName = "follow-up"
 
 // Summary counts what a run did with each candidate anfrage.
 type Summary struct {
@@ -171,6 +179,12 @@ func (j *Job) Run(ctx context.Context, opt Options) (Summary, error) {
 		day:    matching.NextWorkingDay(now),
 		dryRun: opt.DryRun,
 	}
+	// Every transaction of the run records it as the cause of its changes,
+	// and every log line with ctx carries its id.
+	if opt.RunID == "" {
+		opt.RunID = newRunID()
+	}
+	ctx = store.WithCause(ctx, store.Cause{Kind: store.CauseJob, Job: JobName, RunID: opt.RunID})
 	workers := max(j.Workers, 1)
 	pageSize := j.PageSize
 	if pageSize <= 0 {
@@ -180,7 +194,7 @@ func (j *Job) Run(ctx context.Context, opt Options) (Summary, error) {
 	if abortAfter <= 0 {
 		abortAfter = 10
 	}
-	j.Log.Info("follow-up run starting",
+	j.Log.InfoContext(ctx, "follow-up run starting",
 		"as_of", now.Format(time.RFC3339), "sent_before", p.cutoff.Format(time.RFC3339),
 		"call_date", p.day.Format(time.DateOnly), "dry_run", opt.DryRun, "workers", workers)
 
@@ -255,7 +269,7 @@ func (j *Job) Run(ctx context.Context, opt Options) (Summary, error) {
 				}
 				mu.Unlock()
 				if err != nil {
-					j.Log.Error("follow-up failed", "anfrage_id", c.ID, "therapist_id", c.TherapistID, "error", err.Error())
+					j.Log.ErrorContext(ctx, "follow-up failed", "anfrage_id", c.ID, "therapist_id", c.TherapistID, "error", err.Error())
 				}
 			}
 		}()
@@ -274,6 +288,13 @@ func (j *Job) Run(ctx context.Context, opt Options) (Summary, error) {
 	return sum, nil
 }
 
+// newRunID is a random run id (16 hex digits).
+func newRunID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
 // publish relays the outbox after a run that wrote events.
 func (j *Job) publish(ctx context.Context, sum Summary) {
 	if j.Outbox == nil || sum.DryRun || sum.Scheduled+sum.Adopted == 0 || ctx.Err() != nil {
@@ -281,8 +302,8 @@ func (j *Job) publish(ctx context.Context, sum Summary) {
 	}
 	n, err := j.Outbox.Relay(ctx)
 	if err != nil {
-		j.Log.Warn("follow-up: not every event was published; the outbox relay will retry", "published", n, "error", err.Error())
+		j.Log.WarnContext(ctx, "follow-up: not every event was published; the outbox relay will retry", "published", n, "error", err.Error())
 		return
 	}
-	j.Log.Info("follow-up: events published", "published", n)
+	j.Log.InfoContext(ctx, "follow-up: events published", "published", n)
 }

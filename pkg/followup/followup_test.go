@@ -714,3 +714,39 @@ func TestRun_publishesTheOutboxAfterARunThatWroteEvents(t *testing.T) {
 		t.Errorf("a run that wrote nothing relayed the outbox")
 	}
 }
+
+// A run's changes record the run as their cause (job follow-up and the
+// run's id) in each of its transactions, and so does the event it emits.
+func TestRun_recordsTheRunAsTheCauseOfItsChanges(t *testing.T) {
+	w := newWorld(t)
+	now := inBerlin(2025, 3, 17, 9, 0)
+	id := w.add(anfrage{therapist: w.therapist(nil), sent: now.AddDate(0, 0, -8)})
+	w.run(w.job(), followup.Options{Now: now, RunID: "run-7"})
+
+	var causes []string
+	rows, err := w.pool.Query(context.Background(), `
+		SELECT cause::text FROM matching_service.history WHERE anfrage_id = $1 AND op = 'UPDATE'
+		UNION ALL
+		SELECT cause::text FROM matching_service.emitted_events WHERE partition_key = $1::text`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		causes = append(causes, c)
+	}
+	// The claim, the recorded call and its end, and the event.
+	want := `{"job": "follow-up", "kind": "job", "run_id": "run-7"}`
+	if len(causes) < 2 {
+		t.Fatalf("causes %q, want the changes' and the event's", causes)
+	}
+	for _, c := range causes {
+		if c != want {
+			t.Errorf("causes of the call's changes and event: %q, want each %s", causes, want)
+			break
+		}
+	}
+}

@@ -99,7 +99,8 @@ type Options struct {
 	// closes it when it returns. Tests and the local stack use it.
 	Listener net.Listener
 	// Log, if set, is the logger instead of NewLogger(Config.Logging);
-	// Run adds the function's name to it.
+	// Run adds the function's name to it, and to a line logged with a
+	// context the id of the request or job run the context names.
 	Log *slog.Logger
 }
 
@@ -118,7 +119,7 @@ func Run(ctx context.Context, f Function, opts Options) error {
 	if log == nil {
 		log = NewLogger(opts.Config.Logging)
 	}
-	log = log.With(slog.String("function", f.functionName()))
+	log = withCauses(log).With(slog.String("function", f.functionName()))
 	if err := run(ctx, f, opts, log); err != nil {
 		log.Error("function stopped", slog.String("error", err.Error()))
 		return err
