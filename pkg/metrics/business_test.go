@@ -13,6 +13,7 @@ import (
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/metrics"
 	"github.com/curavani/matching/pkg/metrics/metricstest"
+	"github.com/curavani/matching/pkg/store"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -211,5 +212,56 @@ func TestHandler_databaseDownKeepsTheOtherMetrics(t *testing.T) {
 	// A scrape reports the failures of the scrapes before it.
 	if got := s.Value(t, "promhttp_metric_handler_errors_total", "cause=gathering"); got != 1 {
 		t.Errorf("gathering errors = %v, want 1 (the first scrape's)", got)
+	}
+}
+
+// Pruning the outbox and processed_events (retention), deleting anfragen and
+// folding the counters' increments change no business counter: they are
+// counted as things happen, not from the rows that are left.
+func TestCollectBusiness_noCounterGoesDownWhenRowsArePrunedOrDeleted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := storetest.New(t)
+	seedBusiness(t, pool)
+	m := metrics.New(metrics.Options{CacheTTL: 10 * time.Second})
+	now := time.Now()
+	metrics.SetClock(m, func() time.Time { return now })
+	m.CollectBusiness(pool)
+	before := scrape(t, m.Handler())
+	if d := diffBusiness(before); d != "" {
+		t.Fatalf("before (-want +got):\n%s", d)
+	}
+
+	// Everything is old enough to go, and some anfragen are deleted.
+	if _, err := pool.Exec(ctx, `
+		UPDATE matching_service.processed_events SET processed_at = now() - interval '100 days';
+		UPDATE matching_service.outbox SET published_at = now() - interval '100 days' WHERE published_at IS NOT NULL;
+		DELETE FROM matching_service.therapeutenanfrage WHERE therapist_id IN (4, 7)`); err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	pruned, err := store.Prune(ctx, pool, store.Retention{Inbox: day, Outbox: day, History: day}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pruned.ProcessedEvents != 3 || pruned.Outbox != 2 {
+		t.Fatalf("pruned %+v, want every processed event and both published outbox rows", pruned)
+	}
+	now = now.Add(time.Minute) // past the cache
+	after := scrape(t, m.Handler())
+	for name := range businessWant {
+		for series, was := range before.Series(name) {
+			if now := after.Series(name)[series]; now < was {
+				t.Errorf("%s{%s} went down from %v to %v", name, series, was, now)
+			}
+		}
+	}
+	if d := diffBusiness(after); d != "" {
+		t.Errorf("after pruning (-want +got):\n%s", d)
+	}
+	// The fold left one row per counter.
+	var rows, counters int
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT (name, label)) FROM matching_service.business_counter`).Scan(&rows, &counters); err != nil || rows != counters {
+		t.Errorf("business_counter holds %d rows for %d counters (%v)", rows, counters, err)
 	}
 }

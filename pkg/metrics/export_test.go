@@ -4,6 +4,3 @@ import "time"
 
 // SetClock replaces the clock of m's scrape caches.
 func SetClock(m *Metrics, now func() time.Time) { m.now = now }
-
-// BusinessSQL is the statement the business collector runs.
-const BusinessSQL = businessSQL
