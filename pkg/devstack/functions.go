@@ -59,10 +59,17 @@ func (s *Stack) startFunctions() error {
 	for _, c := range handlers.Consumers(s.copySettings()) {
 		all = append(all, &function{name: c.Name, topic: c.Topic, group: c.Group, about: c.Topic + " → group " + c.Group, def: c})
 	}
+	// The relay's retention settings come from the environment with their
+	// defaults, as its main reads them; the interval is the stack's.
+	var relay handlers.RelaySettings
+	if err := config.Load(&relay); err != nil {
+		return err
+	}
+	relay.Interval = s.opts.RelayInterval
 	all = append(all, &function{
 		name:  handlers.OutboxRelayName,
-		about: fmt.Sprintf("publishes what the inline publish missed, every %s", s.opts.RelayInterval),
-		def:   handlers.OutboxRelay(handlers.RelaySettings{Interval: s.opts.RelayInterval}, s.copySettings()),
+		about: fmt.Sprintf("publishes what the inline publish missed and prunes old rows, every %s", s.opts.RelayInterval),
+		def:   handlers.OutboxRelay(relay, s.copySettings()),
 	})
 	for i, f := range all {
 		f.host = s.opts.Host

@@ -231,12 +231,15 @@ type SyncJob struct {
 // set when the database failed; a fetch that failed only shows in the
 // summary (Summary.OK).
 func (j SyncJob) Run(ctx context.Context) (Summary, error) {
+	// The run is the cause of what its transactions change (the re-checks
+	// of unsent anfragen it applies), in the history and on its log lines.
+	ctx = store.WithCause(ctx, store.Cause{Kind: store.CauseJob, Job: SyncCause, RunID: store.NewRunID()})
 	log := j.Directory.log()
 	if j.Log != nil {
 		log = j.Log
 	}
 	sum, err := j.Directory.Sync(ctx)
-	log.Info(sum.String(), slog.Int("checked", sum.Checked), slog.Int("changed", sum.Changed),
+	log.InfoContext(ctx, sum.String(), slog.Int("checked", sum.Checked), slog.Int("changed", sum.Changed),
 		slog.Int("removed", sum.Removed), slog.Int("failed", sum.Failed))
 	if err != nil {
 		return sum, fmt.Errorf("directory-sync: %w", err)
@@ -247,7 +250,7 @@ func (j SyncJob) Run(ctx context.Context) (Summary, error) {
 			return sum, fmt.Errorf("directory-sync: re-checks (%d applied): %w", n, err)
 		}
 		if n > 0 {
-			log.Info("directory-sync: re-checks applied", slog.Int("applied", n))
+			log.InfoContext(ctx, "directory-sync: re-checks applied", slog.Int("applied", n))
 		}
 	}
 	return sum, nil

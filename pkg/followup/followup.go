@@ -20,8 +20,6 @@ package followup
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -182,7 +180,7 @@ func (j *Job) Run(ctx context.Context, opt Options) (Summary, error) {
 	// Every transaction of the run records it as the cause of its changes,
 	// and every log line with ctx carries its id.
 	if opt.RunID == "" {
-		opt.RunID = newRunID()
+		opt.RunID = store.NewRunID()
 	}
 	ctx = store.WithCause(ctx, store.Cause{Kind: store.CauseJob, Job: JobName, RunID: opt.RunID})
 	workers := max(j.Workers, 1)
@@ -286,13 +284,6 @@ func (j *Job) Run(ctx context.Context, opt Options) (Summary, error) {
 		return sum, selectErr
 	}
 	return sum, nil
-}
-
-// newRunID is a random run id (16 hex digits).
-func newRunID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return hex.EncodeToString(b)
 }
 
 // publish relays the outbox after a run that wrote events.

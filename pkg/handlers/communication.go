@@ -92,7 +92,7 @@ func emailResponse(in events.Inbound, uc *placement.Service, log *slog.Logger) (
 			res, out, err = uc.ReceiveReply(ctx, tx, placement.Reply{
 				EmailID: d.EmailID, TherapistID: d.TherapistID,
 				Subject: d.Subject, Body: d.Body, From: d.From, ReceivedAt: d.ReceivedAt,
-			}, now())
+			}, in.At)
 			return out, err
 		},
 		After: func(ctx context.Context) {

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"context"
+	"errors"
 
+	"github.com/curavani/matching/pkg/inbox"
 	"github.com/curavani/matching/pkg/neighbours"
 	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/runtime"
@@ -34,7 +36,7 @@ func PatientDeleted(s Settings) runtime.EventFunction {
 		Topic: PatientTopic,
 		Group: PatientGroup,
 		New: func(d runtime.Deps) runtime.Handler {
-			return Patient(d.Pool, d.Publisher, d.Log, WithCopy(s.NewCopy(d)))
+			return Patient(d.Pool, publisher(d), d.Log, WithCopy(s.NewCopy(d)))
 		},
 	}
 }
@@ -48,7 +50,7 @@ func TherapistBlocked(s Settings) runtime.EventFunction {
 		Topic: TherapistTopic,
 		Group: TherapistGroup,
 		New: func(d runtime.Deps) runtime.Handler {
-			return Therapist(d.Pool, d.Publisher, d.Log, WithCopy(s.NewCopy(d)))
+			return Therapist(d.Pool, publisher(d), d.Log, WithCopy(s.NewCopy(d)))
 		},
 	}
 }
@@ -65,9 +67,19 @@ func CommunicationEvents(s Settings) runtime.EventFunction {
 		Topic: CommunicationTopic,
 		Group: CommunicationGroup,
 		New: func(d runtime.Deps) runtime.Handler {
-			return Communication(d.Pool, d.Publisher, d.Log, s.Replies(d))
+			return Communication(d.Pool, publisher(d), d.Log, s.Replies(d))
 		},
 	}
+}
+
+// publisher is the runtime's publisher as the inbox takes it: none when
+// Deps has none (the replay runs the handlers without publishing), as a nil
+// *outbox.Publisher in the interface would not compare nil.
+func publisher(d runtime.Deps) inbox.Publisher {
+	if d.Publisher == nil {
+		return nil
+	}
+	return d.Publisher
 }
 
 // Replies are the use cases communication-events records a therapist's
@@ -100,12 +112,17 @@ const OutboxRelayName = "outbox-relay"
 // publisher, and so does a timer every s.Interval when that is set. Each
 // pass then applies the re-checks of unsent anfragen that have waited
 // longer than placement.RecheckSweepAge (SweepRechecks over the copy of
-// settings c): what a process that died after its commit left.
+// settings c): what a process that died after its commit left; and the
+// retention (Prune).
 func OutboxRelay(s RelaySettings, c Settings) runtime.TriggerFunction {
 	return runtime.TriggerFunction{
 		Name: OutboxRelayName,
 		New: func(d runtime.Deps) func(ctx context.Context) error {
-			return sweepAfter(Relay(d.Publisher, d.Log), c.NewCopy(d), d.Log)
+			relay, prune := sweepAfter(Relay(d.Publisher, d.Log), c.NewCopy(d), d.Log), Prune(d.Pool, s.Retention(), d.Log)
+			return func(ctx context.Context) error {
+				// Pruning does not wait for a sink that is down.
+				return errors.Join(relay(ctx), prune(ctx))
+			}
 		},
 		Every: s.Interval,
 	}

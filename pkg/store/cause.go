@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -53,6 +55,14 @@ type Cause struct {
 func (c Cause) JSON() string {
 	b, _ := json.Marshal(c) // a struct of strings always marshals
 	return strings.ReplaceAll(string(b), `\u0000`, `\ufffd`)
+}
+
+// NewRunID is a new random id of a job run (16 hex digits), for a run's
+// Cause and its log lines.
+func NewRunID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }
 
 type causeKey struct{}
