@@ -3,6 +3,10 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/curavani/matching/pkg/store"
 	"github.com/curavani/matching/pkg/store/storetest"
@@ -150,5 +154,85 @@ WHERE c.contype = 'f' AND srcns.nspname = 'matching_service'`).Scan(&crossFKs, &
 	_, err = pool.Exec(ctx, `INSERT INTO matching_service.platzsuche (patient_id) VALUES (7)`)
 	if !store.IsUniqueViolation(err, "uq_platzsuche_one_active_per_patient") {
 		t.Fatalf("second active search for a patient: err = %v, want unique violation", err)
+	}
+}
+
+// A database holding the schema before the history (migrations up to
+// 00006) and data is migrated in place: every existing row gets one
+// SNAPSHOT in the history, the business counters start where the row
+// counts stood, and the history's horizon is when it began.
+func TestMigrate_historyAndCountersOnADatabaseWithData(t *testing.T) {
+	ctx := context.Background()
+	pool, err := store.Open(ctx, storetest.Empty(t), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := store.MigrateUpTo(ctx, pool, 6); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, pool, `
+INSERT INTO matching_service.platzsuche (patient_id, status) VALUES (1, 'aktiv'), (2, 'pausiert');
+INSERT INTO matching_service.therapeutenanfrage (therapist_id, anfragegroesse, gesendet_datum, antwort_datum, antworttyp, email_id, phone_call_id) VALUES
+    (1, 1, NULL, NULL, NULL, NULL, NULL),
+    (2, 2, '2026-01-01 08:00', '2026-01-01 09:00', 'teilweise_Annahme', 5, 6),
+    (3, 1, '2026-01-01 08:00', NULL, NULL, NULL, 7);
+INSERT INTO matching_service.therapeut_anfrage_patient (therapeutenanfrage_id, platzsuche_id, patient_id, position_in_anfrage)
+    VALUES (2, 1, 1, 1), (2, 2, 2, 2);
+INSERT INTO matching_service.outbox (event_type, partition_key, payload, published_at) VALUES
+    ('therapeutenanfrage.follow_up_scheduled', '2', '{}', now()), ('search.status_changed', '1', '{}', now());
+INSERT INTO matching_service.processed_events (consumer, dedupe_key, event_type) VALUES
+    ('c', 'k1', 'phone_call.completed'), ('c', 'k2', 'email.sent');`)
+	before := time.Now()
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+
+	history := map[string]int{}
+	rows, err := pool.Query(ctx, `SELECT tbl || ' ' || op, count(*)::int FROM matching_service.history GROUP BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&key, &n}, func() error { history[key] = n; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"platzsuche SNAPSHOT": 2, "therapeutenanfrage SNAPSHOT": 3, "therapeut_anfrage_patient SNAPSHOT": 2}
+	if d := cmp.Diff(want, history); d != "" {
+		t.Errorf("history after the migration (-want +got):\n%s", d)
+	}
+	// Each snapshot is the row as it is.
+	var same bool
+	if err := pool.QueryRow(ctx, `
+		SELECT bool_and(h.after = to_jsonb(a)) FROM matching_service.therapeutenanfrage a
+		JOIN matching_service.history h ON h.tbl = 'therapeutenanfrage' AND h.row_id = a.id`).Scan(&same); err != nil || !same {
+		t.Errorf("snapshots equal the rows: %v (%v)", same, err)
+	}
+
+	counters := map[string]float64{}
+	rows, err = pool.Query(ctx, `SELECT name || '/' || label, sum(value) FROM matching_service.business_counter GROUP BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v float64
+	if _, err := pgx.ForEachRow(rows, []any{&key, &v}, func() error { counters[key] = v; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	wantCounters := map[string]float64{
+		"anfragen_created/": 3, "anfragen_sent/email": 1, "anfragen_sent/phone_call": 1,
+		"anfragen_responses/teilweise_Annahme": 1,
+		"response_time/count":                  1, "response_time/sum": 3600,
+		"response_time/le_3600": 1, "response_time/le_21600": 1, "response_time/le_86400": 1, "response_time/le_172800": 1,
+		"response_time/le_259200": 1, "response_time/le_604800": 1, "response_time/le_1209600": 1, "response_time/le_2592000": 1,
+		"follow_ups_scheduled/": 1, "calls_completed/": 1,
+	}
+	if d := cmp.Diff(wantCounters, counters); d != "" {
+		t.Errorf("counters after the migration (-want +got):\n%s", d)
+	}
+
+	horizon, err := store.HistoryHorizon(ctx, pool)
+	if err != nil || horizon.Before(before.Add(-time.Minute)) || horizon.After(time.Now()) {
+		t.Errorf("horizon %s (%v), want the migration's time", horizon, err)
 	}
 }
