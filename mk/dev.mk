@@ -34,3 +34,7 @@ patient-update: ## change a patient at the fake patient service, which publishes
 .PHONY: therapist-update
 therapist-update: ## change a therapist at the fake therapist service, which publishes therapist.updated (.blocked/.unblocked on a status change): make therapist-update ID=3 DATA='{"alter_max":40}'
 	@$(DEV) therapist-update -id "$$ID" -data "$$DATA"
+
+.PHONY: replay
+replay: ## replay the recorded history of a window with today's code and print the differences (exit 1 if any): make replay FROM=2025-08-11 [TO=now] [MANUAL=1]; the make run stack's database or DATABASE_URL
+	@$(GO) run ./cmd/matching-replay -from "$(FROM)" $(if $(TO),-to "$(TO)") $(if $(MANUAL),-manual)
