@@ -15,8 +15,9 @@
 // The database is -database, else DATABASE_URL, else the one of the stack
 // `make run` started (.matching-dev.json). The replay runs in a scratch
 // database it creates on the same server and drops afterwards (-scratch
-// names an empty one instead). See pkg/replay for what a replay re-runs
-// and its limits.
+// names an empty one instead). The handlers apply the business parameters
+// of the environment, as the functions do. See pkg/replay for what a
+// replay re-runs and its limits.
 package main
 
 import (
@@ -32,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/devstack"
 	"github.com/curavani/matching/pkg/replay"
 	"github.com/curavani/matching/pkg/store"
@@ -89,9 +91,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer pool.Close()
 
+	// The business parameters the handlers apply, as the functions read
+	// them (MIN_ANFRAGE_SIZE, COOLING_PERIOD_WEEKS, TIMEZONE, …).
+	var m config.Matching
+	if err := config.Load(&m); err != nil {
+		return fail("configuration: %v", err)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	began := time.Now()
-	report, err := replay.Run(ctx, replay.Options{Source: pool, ScratchURL: *scratch, From: start, To: end, Manual: *manual, Log: log})
+	report, err := replay.Run(ctx, replay.Options{Source: pool, ScratchURL: *scratch, From: start, To: end, Manual: *manual,
+		Matching: m, Log: log})
 	if err != nil {
 		return fail("%v", err)
 	}

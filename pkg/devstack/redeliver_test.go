@@ -131,12 +131,12 @@ func TestRedeliveryOfEveryRecord_changesNothing(t *testing.T) {
 	produce(t, s.Brokers, msgs)
 	processed := func() int { return scalar[int](s, `SELECT count(*) FROM matching_service.processed_events`) }
 	eventually(t, 30*time.Second, "every event processed", func() bool { return processed() == 2*n+1 })
-	for _, c := range handlers.Consumers {
+	for _, c := range handlers.Consumers(handlers.Settings{}) {
 		eventually(t, 10*time.Second, c.Group+" committed", func() bool { return consumedToEnd(t, s.Brokers, c.Group, c.Topic) })
 	}
 	want := everything(s)
 
-	for _, c := range handlers.Consumers {
+	for _, c := range handlers.Consumers(handlers.Settings{}) {
 		s.stopFunction(c.Name)
 		resetOffsetsToTime(t, s.Brokers, c.Group, c.Topic, before)
 		if consumedToEnd(t, s.Brokers, c.Group, c.Topic) {
@@ -146,7 +146,7 @@ func TestRedeliveryOfEveryRecord_changesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, c := range handlers.Consumers {
+	for _, c := range handlers.Consumers(handlers.Settings{}) {
 		eventually(t, 30*time.Second, c.Group+" consumed everything again", func() bool { return consumedToEnd(t, s.Brokers, c.Group, c.Topic) })
 	}
 	if d := cmp.Diff(want, everything(s)); d != "" {

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curavani/matching/pkg/handlers"
+	"github.com/curavani/matching/pkg/neighbours/fake"
+	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/runtime"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
@@ -74,7 +77,7 @@ func TestEventHandlers_recordTheirEventAsTheCause(t *testing.T) {
 			emitted: 1,
 		},
 		"email.sent": {
-			handler:  func(p *pgxpool.Pool) runtime.Handler { return handlers.Communication(p, nil, nil) },
+			handler:  func(p *pgxpool.Pool) runtime.Handler { return communication(p) },
 			consumer: handlers.CommunicationGroup,
 			setup: func(t *testing.T, pool *pgxpool.Pool) {
 				emailID := int64(900)
@@ -135,5 +138,37 @@ func TestEventHandlers_recordTheirEventAsTheCause(t *testing.T) {
 				t.Errorf("the redelivery was recorded")
 			}
 		})
+	}
+}
+
+// What an event's handler changes after the event's commit (the re-check of
+// an unsent anfrage a changed copy asks for) is the event's doing too: the
+// history records the event as its cause, marked after_commit, and so does
+// the event the re-check emits.
+func TestEventHandlers_theRecheckAfterTheCommitIsCausedByTheEvent(t *testing.T) {
+	t.Parallel()
+	e := newCopyEnv(t)
+	h := server(handlers.Patient(e.pool, nil, discardLog(), handlers.WithCopy(e.copy)))
+	tid := e.fake.AddTherapist(fake.SampleTherapist(nil))
+	first := e.patient(t, nil)
+	e.patient(t, nil)
+	e.patient(t, nil)
+	a, err := e.copy.Placement.CreateAnfrage(context.Background(), placement.NewAnfrage{TherapistID: tid, PLZPrefix: "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := lastHistoryID(t, e.pool)
+	e.fake.SetPatientFields(first, map[string]any{"bevorzugtes_therapeutengeschlecht": "Männlich"})
+	if code, _ := send(t, h, typed("patient.updated", "u-1", fmt.Sprintf(`{"patient_id":%d}`, first))); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	want := []map[string]any{{"kind": "event", "type": "patient.updated", "dedupe_key": "ce:/test#u-1",
+		"source": "/test", "consumer": handlers.PatientGroup, "after_commit": true}}
+	if d := cmp.Diff(want, causes(t, e.pool, from)); d != "" {
+		t.Errorf("causes of the re-check's changes of anfrage %d (-want +got):\n%s", a.Anfrage.ID, d)
+	}
+	if n := count(t, e.pool, `SELECT count(*) FROM matching_service.emitted_events
+		WHERE event_type = 'therapeutenanfrage.composition_changed' AND (cause->>'after_commit')::boolean`); n != 1 {
+		t.Errorf("%d composition_changed events caused by the event after its commit, want 1", n)
 	}
 }

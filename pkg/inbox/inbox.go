@@ -96,8 +96,8 @@ func (p *Processor) Process(ctx context.Context, in events.Inbound) (events.Outc
 		return outcome, err
 	}
 	// The transaction begins with the event as its cause; Apply sees that
-	// in ctx and does not set it again. After runs with it too: what it
-	// changes is the event's doing.
+	// in ctx and does not set it again. After runs with it too, marked as
+	// after the commit: what it changes is the event's doing.
 	ctx = store.WithCause(ctx, p.cause(in))
 	var ids []string
 	err = store.WithTx(ctx, p.Pool, func(tx pgx.Tx) error {
@@ -115,7 +115,9 @@ func (p *Processor) Process(ctx context.Context, in events.Inbound) (events.Outc
 		p.Publisher.Publish(ctx, ids)
 	}
 	if outcome == events.Processed && step.After != nil {
-		step.After(ctx)
+		after := p.cause(in)
+		after.AfterCommit = true
+		step.After(store.WithCause(ctx, after))
 	}
 	return outcome, nil
 }

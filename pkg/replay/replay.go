@@ -28,10 +28,13 @@
 //     committed comes after it. Two transactions that only read each
 //     other's rows concurrently may be replayed in either order.
 //   - Only searches, anfragen and anfrage patients have a history; the
-//     cooling table does not, so a handler that reads it sees what the
-//     scratch database holds (nothing). A handler that asks a neighbour
-//     service asks the one configured for the replay (none by default),
-//     not the answer it got then. No handler does either today.
+//     cooling table and matching's copy of patients and therapists do not.
+//     The handlers run without neighbour services, so they keep no copy
+//     and act on the events alone (as they do without PATIENT_SERVICE_URL);
+//     what an event's re-checks changed after its commit (they read the
+//     copy) is applied as recorded, like a request's changes. A handler
+//     that reads the cooling table sees what the replay's own changes put
+//     there.
 package replay
 
 import (
@@ -48,6 +51,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/runtime"
@@ -69,7 +73,10 @@ type Options struct {
 	// Manual also applies, as recorded, the changes made outside
 	// matching's code (cause unknown) in the window.
 	Manual bool
-	Log    *slog.Logger
+	// Matching are the business parameters the handlers apply (the
+	// functions' environment: config.Matching).
+	Matching config.Matching
+	Log      *slog.Logger
 }
 
 // Difference is one place where the replay's result differs from what was
@@ -126,7 +133,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	opts.Log.Info("replay: state loaded, steps read", slog.Time("from", opts.From), slog.Time("to", opts.To),
 		slog.Int("steps", len(steps)), slog.Duration("took", time.Since(start)))
 
-	r := &runner{scratch: scratch, procs: processors(scratch)}
+	r := &runner{scratch: scratch, procs: processors(scratch, opts.Matching)}
 	var report Report
 	for _, s := range steps {
 		switch {
@@ -211,11 +218,14 @@ type processor interface {
 }
 
 // processors are today's handlers of every consumer (handlers.Consumers),
-// built as their functions build them, on the scratch database and without
-// publishing, by consumer name.
-func processors(scratch *pgxpool.Pool) map[string]processor {
+// built as their functions build them, on the scratch database, without
+// publishing and without neighbour services: the handlers then keep no
+// copy of patients and therapists (which has no history) and act on the
+// events alone; what the copy's re-checks changed after an event's commit
+// is applied as recorded. By consumer name.
+func processors(scratch *pgxpool.Pool, m config.Matching) map[string]processor {
 	out := map[string]processor{}
-	for _, c := range handlers.Consumers {
+	for _, c := range handlers.Consumers(handlers.Settings{Matching: m}) {
 		if p, ok := c.New(runtime.Deps{Pool: scratch, Log: slog.New(slog.DiscardHandler)}).(processor); ok {
 			out[c.Group] = p
 		}

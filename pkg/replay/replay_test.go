@@ -27,10 +27,17 @@ import (
 	"github.com/curavani/matching/pkg/placement"
 	"github.com/curavani/matching/pkg/replay"
 	"github.com/curavani/matching/pkg/runtime"
+	"github.com/curavani/matching/pkg/store"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
+
+// matching are the business parameters of the recorded day and its replays.
+var matching = config.Matching{
+	MinAnfrageSize: 1, MaxAnfrageSize: 6, PLZMatchDigits: 2, DefaultMaxDistanceKM: 25,
+	CoolingPeriodWeeks: 4, FollowUpThresholdDays: 7, DefaultPhoneCallTime: "10:00", Timezone: "Europe/Berlin",
+}
 
 // day is a recorded day of the service on a fresh database: requests to
 // the API, events consumed by the three consumers and a follow-up run.
@@ -81,10 +88,6 @@ func record(t *testing.T) *day {
 	pool, _ := storetest.New(t)
 	f, ncfg := fake.Start(t)
 	clients := neighbours.NewClients(ncfg)
-	matching := config.Matching{
-		MinAnfrageSize: 1, MaxAnfrageSize: 6, PLZMatchDigits: 2, DefaultMaxDistanceKM: 25,
-		CoolingPeriodWeeks: 4, FollowUpThresholdDays: 7, DefaultPhoneCallTime: "10:00", Timezone: "Europe/Berlin",
-	}
 	srv := httptest.NewServer(api.New(api.Config{Config: placement.Config{
 		Pool: pool, Patients: clients.Patients, Therapists: clients.Therapists, Distances: clients.Distances,
 		Communication: clients.Communication, Matching: matching,
@@ -115,7 +118,8 @@ func record(t *testing.T) *day {
 	if err := pool.QueryRow(context.Background(), `SELECT email_id FROM matching_service.therapeutenanfrage WHERE id = $1`, sent).Scan(&emailID); err != nil {
 		t.Fatal(err)
 	}
-	d.process(handlers.Communication(pool, nil, nil), "email.sent", "e-1", fmt.Sprintf(`{"email_id":%d}`, emailID))
+	d.process(handlers.Communication(pool, nil, nil, placement.New(placement.Config{Pool: pool, Matching: matching})),
+		"email.sent", "e-1", fmt.Sprintf(`{"email_id":%d}`, emailID))
 
 	// A patient deleted: the search is cancelled by the consumed event.
 	d.process(handlers.Patient(pool, nil, nil), "patient.deleted", "p-1", fmt.Sprintf(`{"patient_id":%d}`, patients[2]))
@@ -135,6 +139,33 @@ func record(t *testing.T) *day {
 	d.call("PUT", fmt.Sprintf("/api/therapeutenanfragen/%d/antwort", sent), map[string]any{"patient_responses": map[string]any{
 		fmt.Sprint(early): "angenommen", fmt.Sprint(patients[0]): "abgelehnt_Kapazitaet",
 		fmt.Sprint(patients[1]): "abgelehnt_nicht_geeignet", fmt.Sprint(patients[2]): "abgelehnt_sonstiges"}}, 200)
+
+	// matching's copy of the patients (enhancements A1): a patient.updated
+	// fetches her record from the patient service, and after its commit
+	// the changed copy re-checks her unsent anfrage, which loses her. The
+	// searches and the anfrage are made through the use cases that keep
+	// the copy, as the API would make them.
+	cp := handlers.Settings{Neighbours: ncfg, Matching: matching}.NewCopy(runtime.Deps{Pool: pool})
+	asAPI := store.WithCause(context.Background(), store.Cause{Kind: store.CauseAPI, Method: "POST", Path: "/api/platzsuchen"})
+	var copied []int64
+	for range 3 {
+		p := f.AddPatient(fake.SamplePatient(nil))
+		copied = append(copied, p)
+		if _, err := cp.Placement.CreateSearch(asAPI, placement.NewSearch{PatientID: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := f.AddTherapist(fake.SampleTherapist(map[string]any{"email": "c@example.org"}))
+	if _, err := cp.Placement.CreateAnfrage(asAPI, placement.NewAnfrage{TherapistID: other, PLZPrefix: "10"}); err != nil {
+		t.Fatal(err)
+	}
+	f.SetPatientFields(copied[0], map[string]any{"bevorzugtes_therapeutengeschlecht": "Männlich"})
+	d.process(handlers.Patient(pool, nil, nil, handlers.WithCopy(cp)), "patient.updated", "u-1", fmt.Sprintf(`{"patient_id":%d}`, copied[0]))
+	var afterCommit int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM matching_service.history
+		WHERE (cause->>'after_commit')::boolean`).Scan(&afterCommit); err != nil || afterCommit == 0 {
+		t.Fatalf("the patient.updated re-checked nothing after its commit (%d changes, %v)", afterCommit, err)
+	}
 	d.to = d.now()
 	return d
 }
@@ -159,7 +190,7 @@ func (d *day) replay(opts replay.Options) replay.Report {
 	if opts.From.IsZero() {
 		opts.From, opts.To = d.from, d.to
 	}
-	opts.Source = d.pool
+	opts.Source, opts.Matching = d.pool, matching
 	r, err := replay.Run(context.Background(), opts)
 	if err != nil {
 		d.t.Fatalf("replay: %v", err)
@@ -168,8 +199,9 @@ func (d *day) replay(opts replay.Options) replay.Report {
 }
 
 // A recorded day replays without a difference: the events re-applied with
-// today's handlers, the requests and the job run applied as recorded, give
-// the recorded state at the day's end and emit what was emitted then.
+// today's handlers, the requests, the job run and the re-check after an
+// event's commit applied as recorded, give the recorded state at the day's
+// end and emit what was emitted then.
 func TestReplay_aRecordedDayHasNoDifferences(t *testing.T) {
 	t.Parallel()
 	d := record(t)
@@ -177,8 +209,8 @@ func TestReplay_aRecordedDayHasNoDifferences(t *testing.T) {
 	if len(r.Differences) != 0 {
 		t.Errorf("differences:\n%s", format(r.Differences))
 	}
-	if r.Events != 3 || r.Recorded < 6 || r.Manual != 0 {
-		t.Errorf("report %+v, want 3 events and every request and the job run recorded", r)
+	if r.Events != 4 || r.Recorded < 8 || r.Manual != 0 {
+		t.Errorf("report %+v, want 4 events, and every request, the job run and the re-check recorded", r)
 	}
 }
 

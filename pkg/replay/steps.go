@@ -66,9 +66,13 @@ func readSteps(ctx context.Context, src *pgxpool.Pool, from, to time.Time) ([]st
 		return s
 	}
 	// A consumed event's changes are grouped by the event (a batch applies
-	// several in one transaction), every other cause's by transaction.
+	// several in one transaction), every other cause's by transaction; what
+	// an event's handler did after the event's commit is a step of its own,
+	// applied as recorded.
 	rows, err := src.Query(ctx, `
-		SELECT id, txid::text, cause::text, cause->>'kind', coalesce(cause->>'consumer', ''), coalesce(cause->>'dedupe_key', ''),
+		SELECT id, txid::text, cause::text,
+		       CASE WHEN (cause->>'after_commit')::boolean THEN 'event-after' ELSE cause->>'kind' END,
+		       coalesce(cause->>'consumer', ''), coalesce(cause->>'dedupe_key', ''),
 		       tbl, op, row_id, before, after
 		FROM matching_service.history WHERE at >= $1 AND at < $2 ORDER BY id`, from, to)
 	if err != nil {
@@ -251,7 +255,7 @@ func compareEmitted(ctx context.Context, src, scratch *pgxpool.Pool, from, to ti
 		SELECT cause->>'consumer' || ' ' || (cause->>'dedupe_key'),
 		       jsonb_build_object('type', event_type, 'key', partition_key, 'payload', payload::jsonb)
 		FROM matching_service.emitted_events
-		WHERE cause->>'kind' = 'event' AND at >= $1 AND at < $2
+		WHERE cause->>'kind' = 'event' AND (cause->>'after_commit') IS NULL AND at >= $1 AND at < $2
 		ORDER BY id`
 	recorded, err := emittedByEvent(ctx, src, q, from, to)
 	if err != nil {

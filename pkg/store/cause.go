@@ -26,7 +26,8 @@ const (
 
 // Cause is why a transaction changes searches and anfragen: the history
 // (migration 00030) records it with every change. Set the fields of its
-// kind; the others stay empty and are left out of the record.
+// kind; the others stay empty and are left out of the record. It is
+// comparable.
 type Cause struct {
 	Kind string `json:"kind"`
 
@@ -36,6 +37,11 @@ type Cause struct {
 	DedupeKey string `json:"dedupe_key,omitempty"`
 	Source    string `json:"source,omitempty"`
 	Consumer  string `json:"consumer,omitempty"`
+	// AfterCommit marks what an event's handler did once the event's own
+	// transaction committed (the re-checks of unsent anfragen a changed
+	// copy asks for): still the event's doing, but not re-done by a
+	// replay, which applies it as recorded.
+	AfterCommit bool `json:"after_commit,omitempty"`
 
 	// An API request: its method, path and request id, and the name of the
 	// bearer token it carried when authentication is on.
