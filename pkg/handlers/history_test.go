@@ -172,3 +172,28 @@ func TestEventHandlers_theRecheckAfterTheCommitIsCausedByTheEvent(t *testing.T) 
 		t.Errorf("%d composition_changed events caused by the event after its commit, want 1", n)
 	}
 }
+
+// A directory-sync run is the cause of what it changes: the re-check of an
+// unsent anfrage a changed patient asks for is recorded as the job's, with
+// the run's id.
+func TestDirectorySync_isTheCauseOfTheRechecksItApplies(t *testing.T) {
+	t.Parallel()
+	e := newCopyEnv(t)
+	tid := e.fake.AddTherapist(fake.SampleTherapist(nil))
+	first := e.patient(t, nil)
+	e.patient(t, nil)
+	e.patient(t, nil)
+	a, err := e.copy.Placement.CreateAnfrage(context.Background(), placement.NewAnfrage{TherapistID: tid, PLZPrefix: "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := lastHistoryID(t, e.pool)
+	e.fake.SetPatientFields(first, map[string]any{"bevorzugtes_therapeutengeschlecht": "Männlich"})
+	if _, err := handlers.DirectorySync(e.settings, runtime.Deps{Pool: e.pool, Log: discardLog()}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := causes(t, e.pool, from)
+	if len(got) != 1 || got[0]["kind"] != "job" || got[0]["job"] != "directory-sync" || got[0]["run_id"] == "" || got[0]["run_id"] == nil {
+		t.Errorf("causes of the changes of anfrage %d: %v, want the directory-sync run's", a.Anfrage.ID, got)
+	}
+}
