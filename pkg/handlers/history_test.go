@@ -149,23 +149,14 @@ func TestEventHandlers_theRecheckAfterTheCommitIsCausedByTheEvent(t *testing.T) 
 	t.Parallel()
 	e := newCopyEnv(t)
 	h := server(handlers.Patient(e.pool, nil, discardLog(), handlers.WithCopy(e.copy)))
-	tid := e.fake.AddTherapist(fake.SampleTherapist(nil))
-	first := e.patient(t, nil)
-	e.patient(t, nil)
-	e.patient(t, nil)
-	a, err := e.copy.Placement.CreateAnfrage(context.Background(), placement.NewAnfrage{TherapistID: tid, PLZPrefix: "10"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	from := lastHistoryID(t, e.pool)
-	e.fake.SetPatientFields(first, map[string]any{"bevorzugtes_therapeutengeschlecht": "Männlich"})
+	anfrage, first, from := e.anfrageOfAChangedPatient(t)
 	if code, _ := send(t, h, typed("patient.updated", "u-1", fmt.Sprintf(`{"patient_id":%d}`, first))); code != 200 {
 		t.Fatalf("status %d", code)
 	}
 	want := []map[string]any{{"kind": "event", "type": "patient.updated", "dedupe_key": "ce:/test#u-1",
 		"source": "/test", "consumer": handlers.PatientGroup, "after_commit": true}}
 	if d := cmp.Diff(want, causes(t, e.pool, from)); d != "" {
-		t.Errorf("causes of the re-check's changes of anfrage %d (-want +got):\n%s", a.Anfrage.ID, d)
+		t.Errorf("causes of the re-check's changes of anfrage %d (-want +got):\n%s", anfrage, d)
 	}
 	if n := count(t, e.pool, `SELECT count(*) FROM matching_service.emitted_events
 		WHERE event_type = 'therapeutenanfrage.composition_changed' AND (cause->>'after_commit')::boolean`); n != 1 {
@@ -179,21 +170,31 @@ func TestEventHandlers_theRecheckAfterTheCommitIsCausedByTheEvent(t *testing.T) 
 func TestDirectorySync_isTheCauseOfTheRechecksItApplies(t *testing.T) {
 	t.Parallel()
 	e := newCopyEnv(t)
+	anfrage, _, from := e.anfrageOfAChangedPatient(t)
+	if _, err := handlers.DirectorySync(e.settings, runtime.Deps{Pool: e.pool, Log: discardLog()}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := causes(t, e.pool, from)
+	if len(got) != 1 || got[0]["kind"] != "job" || got[0]["job"] != "directory-sync" || got[0]["run_id"] == "" || got[0]["run_id"] == nil {
+		t.Errorf("causes of the changes of anfrage %d: %v, want the directory-sync run's", anfrage, got)
+	}
+}
+
+// anfrageOfAChangedPatient is an unsent anfrage of three copied patients
+// whose first now prefers a male therapist at the patient service (the
+// anfrage's is female), which a re-check must act on. It returns the
+// anfrage, that patient and the last history id before the change.
+func (e *copyEnv) anfrageOfAChangedPatient(t *testing.T) (anfrage, first, from int64) {
+	t.Helper()
 	tid := e.fake.AddTherapist(fake.SampleTherapist(nil))
-	first := e.patient(t, nil)
+	first = e.patient(t, nil)
 	e.patient(t, nil)
 	e.patient(t, nil)
 	a, err := e.copy.Placement.CreateAnfrage(context.Background(), placement.NewAnfrage{TherapistID: tid, PLZPrefix: "10"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := lastHistoryID(t, e.pool)
+	from = lastHistoryID(t, e.pool)
 	e.fake.SetPatientFields(first, map[string]any{"bevorzugtes_therapeutengeschlecht": "Männlich"})
-	if _, err := handlers.DirectorySync(e.settings, runtime.Deps{Pool: e.pool, Log: discardLog()}).Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	got := causes(t, e.pool, from)
-	if len(got) != 1 || got[0]["kind"] != "job" || got[0]["job"] != "directory-sync" || got[0]["run_id"] == "" || got[0]["run_id"] == nil {
-		t.Errorf("causes of the changes of anfrage %d: %v, want the directory-sync run's", a.Anfrage.ID, got)
-	}
+	return a.Anfrage.ID, first, from
 }
