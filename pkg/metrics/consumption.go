@@ -84,6 +84,18 @@ func (m *Metrics) ObserveConsumed(source, eventType string, outcome events.Outco
 	s.duration.Observe(d.Seconds())
 }
 
+// ExpectConsumed creates the series of the event types a function applies,
+// every outcome at 0, before its first event: a series that appears with
+// its first event hides that event from rate() and increase().
+func (m *Metrics) ExpectConsumed(source string, eventTypes ...string) {
+	if m == nil {
+		return
+	}
+	for _, t := range eventTypes {
+		m.consumerSeries(source, t)
+	}
+}
+
 // consumerSeries finds the series of a source and type. A function sees one
 // source and mostly one type after the other, so the series of the previous
 // call is tried first: comparing two strings is several times cheaper than

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -187,6 +188,39 @@ func TestRun_triggerFunctionRunsOnPOSTAndOnItsInterval(t *testing.T) {
 		fail.Store(&err)
 		if code := post(); code != want {
 			t.Errorf("POST with the work failing with %v answered %d, want %d", err, code, want)
+		}
+	}
+}
+
+// typedWork tells which event types it applies, as *inbox.Processor does.
+type typedWork struct{}
+
+func (typedWork) Handle(_ context.Context, e cloudevents.Event) (events.Inbound, events.Outcome, error) {
+	in, err := events.Decode(e)
+	return in, events.Processed, err
+}
+
+func (typedWork) Types() []string { return []string{"patient.deleted"} }
+
+// The consumption series of the types a function applies exist, at 0,
+// before its first event, so that the first event is an increase too.
+func TestRun_createsTheSeriesOfTheTypesItAppliesBeforeTheFirstEvent(t *testing.T) {
+	t.Parallel()
+	base, _ := serve(t, runtime.EventFunction{
+		Name:  "typed",
+		Topic: "patient-events",
+		New:   func(runtime.Deps) runtime.Handler { return typedWork{} },
+	})
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, outcome := range []string{"processed", "duplicate", "rejected", "failed", "exhausted"} {
+		series := `matching_events_consumed_total{outcome="` + outcome + `",source="patient-events",type="patient.deleted"} 0`
+		if !strings.Contains(string(body), series) {
+			t.Errorf("/metrics lacks %s before any event", series)
 		}
 	}
 }

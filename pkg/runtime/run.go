@@ -104,6 +104,10 @@ type Options struct {
 	Log *slog.Logger
 }
 
+// typeLister is a Handler that tells which event types it applies
+// (*inbox.Processor does); their metric series exist from the start.
+type typeLister interface{ Types() []string }
+
 // stopTimeout bounds a function's own Stop (Stopper).
 const stopTimeout = 10 * time.Second
 
@@ -164,6 +168,9 @@ func run(ctx context.Context, f Function, opts Options, log *slog.Logger) error 
 		}
 	}
 	topic := cmp.Or(cfg.Kafka.Topic, sv.topic)
+	if t, ok := sv.handler.(typeLister); ok && topic != "" {
+		deps.Metrics.ExpectConsumed(topic, t.Types()...)
+	}
 	srv := NewServer(ServerOptions{
 		Handler:  sv.handler,
 		Trigger:  sv.trigger,
