@@ -138,7 +138,7 @@ const (
 type AnfrageSentData struct {
 	AnfrageID         int64  `json:"anfrage_id"`
 	CommunicationType string `json:"communication_type"`
-	CommunicationID   *int64 `json:"communication_id,omitempty"`
+	CommunicationID   int64  `json:"communication_id"`
 }
 
 // NewAnfrageSent builds therapeutenanfrage.sent, keyed by the anfrage.

@@ -188,7 +188,7 @@ func TestOutboxWiring_countsSendsAndReportsTheBacklog(t *testing.T) {
 		var err error
 		ids, err = outbox.Add(ctx, tx,
 			events.NewAnfrageCreated(events.AnfrageCreatedData{AnfrageID: 1, TherapistID: 9, PatientIDs: []int64{3}, AnfrageSize: 1}),
-			events.NewAnfrageSent(events.AnfrageSentData{AnfrageID: 2, CommunicationType: events.ChannelEmail, CommunicationID: new(int64(12))}),
+			events.NewAnfrageSent(events.AnfrageSentData{AnfrageID: 2, CommunicationType: events.ChannelEmail, CommunicationID: 12}),
 			events.NewAnfrageCreated(events.AnfrageCreatedData{AnfrageID: 3, TherapistID: 9, PatientIDs: []int64{4}, AnfrageSize: 1}),
 		)
 		return err

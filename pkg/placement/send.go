@@ -347,12 +347,17 @@ func (s *Service) recordSend(ctx context.Context, tx pgx.Tx, claim store.Claim, 
 			"anfrage_id", id, "email_id", res.EmailID, "phone_call_id", res.PhoneCallID, "error", err.Error())
 		return nil, err
 	}
+	var commID int64
+	switch {
+	case res.EmailID != nil:
+		commID = *res.EmailID
+	case res.PhoneCallID != nil:
+		commID = *res.PhoneCallID
+	default:
+		return nil, fmt.Errorf("anfrage send: the communication service answered without an email or phone call id")
+	}
 	if err := store.MarkSent(ctx, tx, id, res.EmailID, res.PhoneCallID, res.SentAt); err != nil {
 		return nil, err
-	}
-	commID := res.EmailID
-	if commID == nil {
-		commID = res.PhoneCallID
 	}
 	return []events.Outgoing{events.NewAnfrageSent(events.AnfrageSentData{
 		AnfrageID: id, CommunicationType: res.Channel, CommunicationID: commID,
