@@ -85,7 +85,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) i
 	} else {
 		body["message"] = "Internal server error"
 	}
-	if code >= 500 {
+	switch {
+	case code >= 500 && r.Context().Err() != nil:
+		// The caller hung up (or gave up waiting) before the work ended, so
+		// the work was cut off by its context: nobody reads this answer, and
+		// it is no failure of the service. An ERROR line would page for
+		// every impatient client (the load test's clients showed it).
+		s.log.InfoContext(r.Context(), "request abandoned by the caller", "method", r.Method, "path", r.URL.Path, "status", code, "error", err.Error())
+	case code >= 500:
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err.Error())
 	}
 	writeJSON(w, code, body)

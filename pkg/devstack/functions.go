@@ -139,7 +139,7 @@ func (s *Stack) startAPI() error {
 		return fmt.Errorf("anfrage API (MATCHING_SERVICE_INTERNAL_PORT): %w", err)
 	}
 	s.APIURL = "http://" + ln.Addr().String()
-	fn := api.Function(api.Settings{Neighbours: s.neighbourConfig(), Matching: s.opts.Matching})
+	fn := api.Function(api.Settings{Neighbours: s.neighbourConfig(), Matching: s.opts.Matching, APITokens: s.opts.APITokens})
 	opts := runtime.Options{Config: s.common(), Listener: ln}
 	s.apiDone = make(chan error, 1)
 	s.wg.Go(func() {

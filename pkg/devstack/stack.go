@@ -57,6 +57,11 @@ type Options struct {
 	// Functions, on Host; 0 picks free ports.
 	FunctionsPort int
 
+	// APITokens turn the API's authentication on, as API_TOKENS does
+	// ("name:token" or bare tokens); empty leaves the API open, as make run
+	// serves it.
+	APITokens []string
+
 	// Matching are the business parameters; the zero value reads them from
 	// the environment with their documented defaults.
 	Matching config.Matching
