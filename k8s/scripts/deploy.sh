@@ -26,6 +26,15 @@ log "build the functions with ko (${platform}) into ${KO_DOCKER_REPO}"
 ko resolve --base-import-paths --platform="$platform" -f "$work/base.yaml" >"$work/resolved.yaml"
 grep -o 'image: .*' "$work/resolved.yaml" | sort -u
 
+# The API accepts only bearer tokens of the Secret matching-api-tokens; the
+# base leaves it out (no token belongs in the repository), so the first deploy
+# makes one with a random token. Without it the API would be open.
+if ! k -n "$NAMESPACE" get secret matching-api-tokens -o name >/dev/null 2>&1; then
+  log "create Secret matching-api-tokens with a random token named kind"
+  printf 'kind:%s' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" |
+    k -n "$NAMESPACE" create secret generic matching-api-tokens --from-file=API_TOKENS=/dev/stdin
+fi
+
 log "apply to namespace ${NAMESPACE}"
 # A Job's pod template cannot change: drop the previous migration run so the
 # new image migrates (applying the migrations again is a no-op).
@@ -50,8 +59,10 @@ done
 k -n "$NAMESPACE" get ksvc
 cat <<MSG
 
-matching is deployed. The API, through Kourier on 127.0.0.1:8080:
-  curl -H 'Host: anfrage-api.${NAMESPACE}.127.0.0.1.sslip.io' http://127.0.0.1:8080/health
+matching is deployed. The API, through Kourier on 127.0.0.1:8080, with the token
+of the Secret matching-api-tokens (after "kind:"):
+  token=\$(kubectl -n ${NAMESPACE} get secret matching-api-tokens -o jsonpath='{.data.API_TOKENS}' | base64 -d | cut -d: -f2)
+  curl -H 'Host: anfrage-api.${NAMESPACE}.127.0.0.1.sslip.io' -H "Authorization: Bearer \$token" http://127.0.0.1:8080/api/platzsuchen
 End-to-end check:
   make e2e
 MSG

@@ -93,8 +93,12 @@ func (m *Monitor) loop(ctx context.Context) {
 	}
 }
 
-// conns counts the other sessions on the monitored database.
+// conns counts the other sessions on the monitored database. The query
+// does not take the sampling loop's context: pgx closes a connection whose
+// query is cancelled, and the last sample after the run needs it.
 func (m *Monitor) conns(ctx context.Context) (total, active int, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	err = m.conn.QueryRow(ctx, `
 		SELECT count(*), count(*) FILTER (WHERE state = 'active')
 		FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, m.db).Scan(&total, &active)

@@ -33,6 +33,7 @@ var Checks = []Check{
 	{"credentials come only through secretKeyRef", checkCredentials},
 	{"schedules parse and jobs are bounded", checkSchedules},
 	{"pods meet the restricted security profile", checkPodSecurity},
+	{"every function has NetworkPolicies for what it needs", checkNetworkPolicies},
 	{"Knative Services probe health and hide event handlers", checkKnativeServices},
 }
 
@@ -143,7 +144,9 @@ func checkEnv(s *Set, r *Repo) []error {
 	return errs
 }
 
-var secretName = regexp.MustCompile(`(?i)PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIAL|API_KEY`)
+// secretName is what an env var or ConfigMap key carrying a secret is
+// called. DATABASE_URL holds the database password.
+var secretName = regexp.MustCompile(`(?i)PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIAL|API_KEY|DATABASE_URL`)
 
 // checkCredentials: secrets reach containers only through secretKeyRef (or
 // envFrom of a Secret): no literal value in an env var named like a secret,

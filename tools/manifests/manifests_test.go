@@ -84,7 +84,7 @@ func TestKustomization_buildsEveryResourceTheDeploymentNeeds(t *testing.T) {
 		count[o.GVK.Kind]++
 	}
 	want := map[string]int{
-		"Namespace": 1, "StatefulSet": 1, "NetworkPolicy": 1, "Job": 1, "CronJob": 2,
+		"Namespace": 1, "StatefulSet": 1, "NetworkPolicy": 8, "Job": 1, "CronJob": 2,
 		"Kafka": 1, "KafkaNodePool": 1, "KafkaTopic": 5,
 		"Broker": 1, "Trigger": 6, "KafkaSource": 3, "KafkaSink": 2, "SinkBinding": 2, "PingSource": 1,
 	}
@@ -280,17 +280,66 @@ func TestBrokenManifests_failValidation(t *testing.T) {
 			},
 			want: "RELAY_BATCH is read by no function",
 		},
-		"password written into DATABASE_URL": {
+		"DATABASE_URL written into the pod spec": {
 			kind: "CronJob", name: "follow-up",
 			mutate: func(m map[string]any) {
 				c := container(m, "spec", "jobTemplate", "spec", "template")
-				for _, e := range c["env"].([]any) {
-					if e := e.(map[string]any); e["name"] == "DATABASE_URL" {
-						e["value"] = "postgres://matching:hunter2@postgres:5432/matching"
+				for i, e := range c["env"].([]any) {
+					if e.(map[string]any)["name"] == "DATABASE_URL" {
+						c["env"].([]any)[i] = map[string]any{"name": "DATABASE_URL", "value": "postgres://matching:hunter2@postgres:5432/matching"}
 					}
 				}
 			},
-			want: "DATABASE_URL carries a password",
+			want: "DATABASE_URL must come from a secretKeyRef",
+		},
+		"token as an env literal": {
+			kind: "Service", name: "anfrage-api",
+			mutate: func(m map[string]any) {
+				c := container(m, "spec", "template")
+				for i, e := range c["env"].([]any) {
+					if e.(map[string]any)["name"] == "API_TOKENS" {
+						c["env"].([]any)[i] = map[string]any{"name": "API_TOKENS", "value": "ops:s3cr3t"}
+					}
+				}
+			},
+			want: "API_TOKENS must come from a secretKeyRef",
+		},
+		"function without a NetworkPolicy of its own": {
+			kind: "NetworkPolicy", name: "migrate",
+			mutate: func(m map[string]any) {
+				dig(m, "spec", "podSelector", "matchLabels").(map[string]any)["app.kubernetes.io/name"] = "migration"
+			},
+			want: "matching/migrate: no NetworkPolicy of its own",
+		},
+		"namespace without a default-deny ingress": {
+			kind: "NetworkPolicy", name: "default-deny-ingress",
+			mutate: func(m map[string]any) {
+				dig(m, "spec").(map[string]any)["podSelector"] = map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "postgres"}}
+			},
+			want: "no default-deny ingress NetworkPolicy",
+		},
+		"event function Knative Eventing cannot reach": {
+			kind: "NetworkPolicy", name: "event-functions",
+			mutate: func(m map[string]any) {
+				rule := dig(m, "spec").(map[string]any)["ingress"].([]any)[0].(map[string]any)
+				rule["from"] = rule["from"].([]any)[:1]
+			},
+			want: "admit nothing from namespace knative-eventing",
+		},
+		"function that cannot reach PostgreSQL": {
+			kind: "NetworkPolicy", name: "functions-dns-and-database",
+			mutate: func(m map[string]any) {
+				spec := dig(m, "spec").(map[string]any)
+				spec["egress"] = spec["egress"].([]any)[:1]
+			},
+			want: "allow no egress to PostgreSQL",
+		},
+		"function with a writable root filesystem": {
+			kind: "Service", name: "outbox-relay",
+			mutate: func(m map[string]any) {
+				container(m, "spec", "template")["securityContext"].(map[string]any)["readOnlyRootFilesystem"] = false
+			},
+			want: "readOnlyRootFilesystem must be true",
 		},
 		"CronJob schedule out of range": {
 			kind: "CronJob", name: "follow-up",

@@ -114,25 +114,7 @@ const (
 // cluster-local.
 func checkKnativeServices(s *Set, r *Repo) []error {
 	var errs []error
-	eventTargets := map[string]bool{}
-	mark := func(d *duckv1.Destination, ns string) {
-		if d != nil && d.Ref != nil && d.Ref.Kind == "Service" && strings.HasPrefix(d.Ref.APIVersion, "serving.knative.dev/") {
-			if d.Ref.Namespace != "" {
-				ns = d.Ref.Namespace
-			}
-			eventTargets[ns+"/"+d.Ref.Name] = true
-		}
-	}
-	for _, o := range s.Objects {
-		switch t := o.Typed.(type) {
-		case *eventingv1.Trigger:
-			mark(&t.Spec.Subscriber, o.Namespace)
-		case *sourcesv1.PingSource:
-			mark(&t.Spec.Sink, o.Namespace)
-		case *kafkasourcev1.KafkaSource:
-			mark(&t.Spec.Sink, o.Namespace)
-		}
-	}
+	eventTargets := eventTargets(s)
 	for _, o := range ofKind(s, "serving.knative.dev", "Service") {
 		ksvc := o.Typed.(*servingv1.Service)
 		for _, c := range ksvc.Spec.Template.Spec.Containers {
@@ -175,4 +157,29 @@ func httpPath(p *corev1.Probe) string {
 		return ""
 	}
 	return p.HTTPGet.Path
+}
+
+// eventTargets are the Knative Services ("namespace/name") that receive
+// events: a Trigger's subscriber, a PingSource's or KafkaSource's sink.
+func eventTargets(s *Set) map[string]bool {
+	targets := map[string]bool{}
+	mark := func(d *duckv1.Destination, ns string) {
+		if d != nil && d.Ref != nil && d.Ref.Kind == "Service" && strings.HasPrefix(d.Ref.APIVersion, "serving.knative.dev/") {
+			if d.Ref.Namespace != "" {
+				ns = d.Ref.Namespace
+			}
+			targets[ns+"/"+d.Ref.Name] = true
+		}
+	}
+	for _, o := range s.Objects {
+		switch t := o.Typed.(type) {
+		case *eventingv1.Trigger:
+			mark(&t.Spec.Subscriber, o.Namespace)
+		case *sourcesv1.PingSource:
+			mark(&t.Spec.Sink, o.Namespace)
+		case *kafkasourcev1.KafkaSource:
+			mark(&t.Spec.Sink, o.Namespace)
+		}
+	}
+	return targets
 }

@@ -22,6 +22,8 @@ args=" $* "
 case "$args" in
   *" kustomize "*) exec "$REAL_KUBECTL" "$@" ;;
   *" get pods "*jsonpath*) echo "quay.io/strimzi/kafka:0.46.1-kafka-3.9.0" ;;
+  *" get secret matching-api-tokens "*) exit 1 ;;
+  *" create secret generic matching-api-tokens "*) cat >"$STUB_DIR/api-tokens" ;;
   *" exec -i postgres-0 "*)
     sql=$(cat)
     echo "SQL $sql" >>"$STUB_DIR/calls.log"
@@ -188,6 +190,7 @@ func TestDeployScript_buildsWithKoIntoKindThenAppliesAndWaits(t *testing.T) {
 	inOrder(t, calls,
 		`^kubectl kustomize k8s/base`,
 		`^ko resolve --base-import-paths --platform=linux/amd64 -f .* KO_DOCKER_REPO=kind\.local KIND_CLUSTER_NAME=matching`,
+		`-n matching create secret generic matching-api-tokens --from-file=API_TOKENS=/dev/stdin`,
 		`-n matching delete job migrate --ignore-not-found`,
 		`apply -f .*/resolved\.yaml`,
 		`-n matching rollout status statefulset/postgres`,
@@ -198,6 +201,16 @@ func TestDeployScript_buildsWithKoIntoKindThenAppliesAndWaits(t *testing.T) {
 	)
 	if !strings.Contains(out, "image: kind.local/anfrage-api") {
 		t.Errorf("deploy.sh did not print the resolved images:\n%s", out)
+	}
+	// The API's token is random, named, and never on a command line.
+	token, err := os.ReadFile(filepath.Join(dir, "api-tokens"))
+	if err != nil || !regexp.MustCompile(`^kind:[0-9a-f]{48}$`).Match(token) {
+		t.Errorf("API_TOKENS of the Secret deploy.sh made: %q (%v), want kind: and 48 hex digits", token, err)
+	}
+	for _, c := range calls {
+		if len(token) > 5 && strings.Contains(c, string(token[5:])) {
+			t.Errorf("the token is on a command line: %s", c)
+		}
 	}
 }
 

@@ -51,6 +51,8 @@ type workload struct {
 	ns    string
 	spec  *corev1.PodSpec
 	ksvc  *servingv1.Service
+	// labels are the pods' labels (the template's).
+	labels map[string]string
 }
 
 func workloads(s *Set) []workload {
@@ -59,17 +61,17 @@ func workloads(s *Set) []workload {
 		w := workload{owner: o.String(), ns: o.Namespace}
 		switch t := o.Typed.(type) {
 		case *corev1.Pod:
-			w.spec = &t.Spec
+			w.spec, w.labels = &t.Spec, t.Labels
 		case *appsv1.StatefulSet:
-			w.spec = &t.Spec.Template.Spec
+			w.spec, w.labels = &t.Spec.Template.Spec, t.Spec.Template.Labels
 		case *appsv1.Deployment:
-			w.spec = &t.Spec.Template.Spec
+			w.spec, w.labels = &t.Spec.Template.Spec, t.Spec.Template.Labels
 		case *batchv1.Job:
-			w.spec = &t.Spec.Template.Spec
+			w.spec, w.labels = &t.Spec.Template.Spec, t.Spec.Template.Labels
 		case *batchv1.CronJob:
-			w.spec = &t.Spec.JobTemplate.Spec.Template.Spec
+			w.spec, w.labels = &t.Spec.JobTemplate.Spec.Template.Spec, t.Spec.JobTemplate.Spec.Template.Labels
 		case *servingv1.Service:
-			w.spec = &t.Spec.Template.Spec.PodSpec
+			w.spec, w.labels = &t.Spec.Template.Spec.PodSpec, t.Spec.Template.Labels
 			w.ksvc = t
 		default:
 			continue
