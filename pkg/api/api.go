@@ -15,6 +15,7 @@
 package api
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
@@ -44,17 +45,21 @@ type Config struct {
 
 // Server serves the API.
 type Server struct {
-	cfg    Config
-	tokens []Token
-	uc     *placement.Service
-	log    *slog.Logger
-	mux    *http.ServeMux
+	cfg     Config
+	tokens  []Token
+	digests [][sha256.Size]byte // of the tokens' secrets, in their order
+	uc      *placement.Service
+	log     *slog.Logger
+	mux     *http.ServeMux
 }
 
 // New returns the API's handler: the /api routes and GET /health.
 func New(cfg Config) *Server {
 	cfg.Config = cfg.Config.WithDefaults()
 	s := &Server{cfg: cfg, tokens: ParseTokens(cfg.Tokens), uc: placement.New(cfg.Config), log: cfg.Log, mux: http.NewServeMux()}
+	for _, t := range s.tokens {
+		s.digests = append(s.digests, sha256.Sum256([]byte(t.Secret)))
+	}
 	s.routes()
 	return s
 }
@@ -166,7 +171,9 @@ func (s *Server) allowedOrigin(origin string) bool {
 // authorized checks the bearer token against every configured token in
 // constant time, so the answer's timing tells nothing about how much of a
 // guess was right, and returns the name of the token that matched ("" when
-// authentication is off).
+// authentication is off). It compares SHA-256 digests, which all have one
+// length: subtle.ConstantTimeCompare returns at once on a length mismatch,
+// which would tell a caller how long the tokens are.
 func (s *Server) authorized(r *http.Request) (name string, ok bool) {
 	if len(s.tokens) == 0 {
 		return "", true
@@ -176,9 +183,10 @@ func (s *Server) authorized(r *http.Request) (name string, ok bool) {
 		return "", false
 	}
 	token = strings.TrimSpace(token)
+	given := sha256.Sum256([]byte(token))
 	match := 0
-	for _, t := range s.tokens {
-		m := subtle.ConstantTimeCompare([]byte(token), []byte(t.Secret))
+	for i, t := range s.tokens {
+		m := subtle.ConstantTimeCompare(given[:], s.digests[i][:])
 		if m == 1 {
 			name = t.Name
 		}

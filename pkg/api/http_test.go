@@ -79,6 +79,8 @@ func TestAuth_bearerTokensGuardTheAPIButNotHealth(t *testing.T) {
 		"no header":     {nil, 401},
 		"wrong token":   {[]string{"Authorization", "Bearer gamma"}, 401},
 		"prefix only":   {[]string{"Authorization", "Bearer alph"}, 401},
+		"longer token":  {[]string{"Authorization", "Bearer alphabet"}, 401},
+		"empty token":   {[]string{"Authorization", "Bearer "}, 401},
 		"basic scheme":  {[]string{"Authorization", "Basic alpha"}, 401},
 		"first token":   {[]string{"Authorization", "Bearer alpha"}, 200},
 		"second token":  {[]string{"Authorization", "Bearer beta"}, 200},
