@@ -318,13 +318,13 @@ func TestBrokenManifests_failValidation(t *testing.T) {
 			},
 			want: "no default-deny ingress NetworkPolicy",
 		},
-		"event function Knative Eventing cannot reach": {
+		"event function the gateway cannot reach": {
 			kind: "NetworkPolicy", name: "event-functions",
 			mutate: func(m map[string]any) {
 				rule := dig(m, "spec").(map[string]any)["ingress"].([]any)[0].(map[string]any)
 				rule["from"] = rule["from"].([]any)[:1]
 			},
-			want: "admit nothing from namespace knative-eventing",
+			want: "admit nothing from namespace kourier-system",
 		},
 		"function that cannot reach PostgreSQL": {
 			kind: "NetworkPolicy", name: "functions-dns-and-database",

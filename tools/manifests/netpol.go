@@ -19,24 +19,28 @@ import (
 const (
 	nsKnativeServing  = "knative-serving"
 	nsKnativeEventing = "knative-eventing"
-	nsLabel           = "kubernetes.io/metadata.name"
-	sinkLabel         = "matching.curavani.dev/sink"
+	// nsIngress is the namespace of the gateways (Kourier) through which
+	// every request to a Knative Service passes: external calls, calls to a
+	// cluster-local address, the Broker's deliveries and the PingSource's.
+	nsIngress = "kourier-system"
+	nsLabel   = "kubernetes.io/metadata.name"
+	sinkLabel = "matching.curavani.dev/sink"
 )
 
 // checkNetworkPolicies: every namespace with a function denies ingress by
 // default (a policy selecting every pod, allowing nothing); every function's
 // pods have a NetworkPolicy of their own isolating both directions; what
-// they are allowed is what they need: a Knative Service admits the
-// activator (knative-serving), an event target also Knative Eventing; every
-// function may reach DNS and PostgreSQL (when it reads DATABASE_URL), and one
-// that publishes through K_SINK the KafkaSink receiver (knative-eventing).
+// they are allowed is what they need: a Knative Service admits the gateway
+// every request passes (kourier-system) and the activator (knative-serving);
+// every function may reach DNS and PostgreSQL (when it reads DATABASE_URL),
+// and one that publishes through K_SINK the KafkaSink receiver
+// (knative-eventing).
 func checkNetworkPolicies(s *Set, _ *Repo) []error {
 	var errs []error
 	policies := map[string][]*networkingv1.NetworkPolicy{}
 	for _, o := range ofKind(s, "networking.k8s.io", "NetworkPolicy") {
 		policies[o.Namespace] = append(policies[o.Namespace], o.Typed.(*networkingv1.NetworkPolicy))
 	}
-	targets := eventTargets(s)
 	sinkBound := sinkBoundOwners(s)
 	denied := map[string]bool{}
 	for _, w := range workloads(s) {
@@ -76,10 +80,10 @@ func checkNetworkPolicies(s *Set, _ *Repo) []error {
 		}
 		if w.ksvc != nil {
 			if !admits(ingress, nsKnativeServing) {
-				bad("its NetworkPolicies admit nothing from namespace %s (the activator, which Knative routes requests through)", nsKnativeServing)
+				bad("its NetworkPolicies admit nothing from namespace %s (the activator, in the path while the Service scales)", nsKnativeServing)
 			}
-			if targets[w.ns+"/"+w.ksvc.Name] && !admits(ingress, nsKnativeEventing) {
-				bad("receives events, but its NetworkPolicies admit nothing from namespace %s (the Broker's dispatcher, the PingSource)", nsKnativeEventing)
+			if !admits(ingress, nsIngress) {
+				bad("its NetworkPolicies admit nothing from namespace %s (the gateway every request to a Knative Service passes, events included)", nsIngress)
 			}
 		}
 		if !reaches(egress, "", 53) {
