@@ -182,7 +182,12 @@ func TestStory_searchAnfrageResponseDeletionAndFollowUp(t *testing.T) {
 		t.Errorf("matching-events by key, in order (-want +got):\n%s", d)
 	}
 	// Every event is a CloudEvent from matching-service whose id is its
-	// outbox row, published once the outbox row says so.
+	// outbox row, published once the outbox row says so. The publisher marks
+	// a row after the broker took it, so an event can be read before its mark
+	// commits (a loaded machine showed it): wait for the marks first.
+	eventually(t, 10*time.Second, "every outbox row marked published", func() bool {
+		return scalar[int](s, `SELECT count(*) FROM matching_service.outbox WHERE published_at IS NULL`) == 0
+	})
 	for _, e := range events.distinct() {
 		published := scalar[bool](s, `SELECT published_at IS NOT NULL FROM matching_service.outbox WHERE id = $1`, e.ID)
 		if e.Source != "matching-service" || !published {
