@@ -64,6 +64,13 @@ type Kafka struct {
 	// failure cannot stop its partition. With the backoff of 100 ms doubling
 	// to 30 s, the default 10 attempts take about a minute.
 	MaxAttempts int `envconfig:"KAFKA_MAX_ATTEMPTS" default:"10"`
+	// BatchSize bounds how many records of a partition a Kafka-direct
+	// consumer applies in one transaction: as many as are already fetched,
+	// up to this. Larger batches share one commit among more events (the
+	// catch-up rate) at the cost of a larger batch to redeliver after a
+	// crash and more memory; a lone record never waits for company. 1
+	// applies each record in its own transaction.
+	BatchSize int `envconfig:"KAFKA_BATCH_SIZE" default:"500"`
 }
 
 // HTTP bounds the connections of a served function's HTTP server, so that
@@ -248,6 +255,9 @@ func (c *Common) Validate() error {
 	}
 	if c.Kafka.MaxAttempts < 1 {
 		return fmt.Errorf("KAFKA_MAX_ATTEMPTS: must be at least 1, got %d", c.Kafka.MaxAttempts)
+	}
+	if c.Kafka.BatchSize < 1 || c.Kafka.BatchSize > 10000 {
+		return fmt.Errorf("KAFKA_BATCH_SIZE: must be between 1 and 10000, got %d", c.Kafka.BatchSize)
 	}
 	return c.HTTP.Validate()
 }

@@ -37,6 +37,10 @@ type ConsumerOptions struct {
 	// MaxAttempts bounds the attempts at a record whose failure is not
 	// classified (KAFKA_MAX_ATTEMPTS, default 10): see giveUp.
 	MaxAttempts int
+	// BatchSize bounds the records of a partition applied together when
+	// the handler is a BatchHandler (KAFKA_BATCH_SIZE; 0: DefaultBatchSize).
+	// 1 handles each record on its own (Handle), as any other handler.
+	BatchSize int
 	// Config, if set, is the sarama configuration to start from.
 	Config *sarama.Config
 	// Metrics, if set, counts and times every attempt at a record (source
@@ -68,6 +72,9 @@ func NewConsumer(opts ConsumerOptions, h Handler) *Consumer {
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 10
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
 	}
 	log := opts.Log
 	if log == nil {
@@ -183,8 +190,14 @@ func (c *Consumer) Cleanup(s sarama.ConsumerGroupSession) error {
 // the partition's lag is the records behind it up to the claim's high-water
 // mark; when the claim ends its lag series goes, as another consumer may
 // own the partition now.
+//
+// A BatchHandler's records are applied in batches instead
+// (consumeBatches), unless BatchSize is 1.
 func (c *Consumer) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	defer c.opts.Metrics.ForgetLag(claim.Topic(), claim.Partition())
+	if h, ok := c.handler.(BatchHandler); ok && c.opts.BatchSize > 1 {
+		return c.consumeBatches(s, claim, h)
+	}
 	for {
 		select {
 		case <-s.Context().Done():

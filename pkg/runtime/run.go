@@ -251,6 +251,7 @@ func newKafkaConsumer(cfg config.Common, topic, group string, h Handler, m *metr
 		Group:       group,
 		DeadLetter:  dlq,
 		MaxAttempts: cfg.Kafka.MaxAttempts,
+		BatchSize:   cfg.Kafka.BatchSize,
 		Metrics:     m,
 		Log:         log,
 	}, h), dlq, nil
