@@ -43,9 +43,10 @@ func Patient(pool *pgxpool.Pool, pub inbox.Publisher, log *slog.Logger, opts ...
 				return nil, nil
 			},
 		},
+		Pipelined: map[string]inbox.Queued{events.PatientDeleted: patientDeletedQueued(log)},
 	}
 	if c := o.copy; c.Directory != nil {
-		p.Routes = nil
+		p.Routes, p.Pipelined = nil, nil
 		deleted := func(ctx context.Context, tx pgx.Tx, in events.Inbound) ([]events.Outgoing, error) {
 			return patientDeleted(ctx, tx, in, log)
 		}
@@ -108,12 +109,40 @@ func patientDeleted(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog
 	if err != nil {
 		return nil, err
 	}
-	at := in.At
-	note := matching.Note(at, matching.AuthorSystem, PatientDeletedNote)
-	cancelled, err := store.CancelPatientSearches(ctx, tx, d.PatientID, note, at)
+	cancelled, err := store.CancelPatientSearches(ctx, tx, d.PatientID, patientDeletedNote(in), in.At)
 	if err != nil {
 		return nil, err
 	}
+	return searchesCancelled(in, d.PatientID, cancelled, log), nil
+}
+
+// patientDeletedQueued is patientDeleted in the form a batch sends with
+// its other events' statements in one round trip (inbox.Queued): the same
+// statement, the same events emitted, the same log line.
+func patientDeletedQueued(log *slog.Logger) inbox.Queued {
+	return func(b *pgx.Batch, in events.Inbound) (func(pgx.BatchResults) ([]events.Outgoing, error), error) {
+		d, err := events.ParsePatientDeleted(in.Payload)
+		if err != nil {
+			return nil, err
+		}
+		read := store.QueueCancelPatientSearches(b, d.PatientID, patientDeletedNote(in), in.At)
+		return func(br pgx.BatchResults) ([]events.Outgoing, error) {
+			cancelled, err := read(br)
+			if err != nil {
+				return nil, err
+			}
+			return searchesCancelled(in, d.PatientID, cancelled, log), nil
+		}, nil
+	}
+}
+
+func patientDeletedNote(in events.Inbound) string {
+	return matching.Note(in.At, matching.AuthorSystem, PatientDeletedNote)
+}
+
+// searchesCancelled is what patient.deleted emits for the searches it
+// cancelled, and its log line.
+func searchesCancelled(in events.Inbound, patientID int64, cancelled []store.CancelledSearch, log *slog.Logger) []events.Outgoing {
 	out := make([]events.Outgoing, 0, len(cancelled))
 	ids := make([]int64, 0, len(cancelled))
 	for _, s := range cancelled {
@@ -124,8 +153,8 @@ func patientDeleted(ctx context.Context, tx pgx.Tx, in events.Inbound, log *slog
 		ids = append(ids, s.ID)
 	}
 	log.Info("patient deleted: open searches cancelled", slog.Any("", in),
-		slog.Int64("patient_id", d.PatientID), slog.Any("search_ids", ids))
-	return out, nil
+		slog.Int64("patient_id", patientID), slog.Any("search_ids", ids))
+	return out
 }
 
 // patientUpdated logs which fields changed: the seed's updated_fields, or

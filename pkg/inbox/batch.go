@@ -93,6 +93,8 @@ type batch struct {
 	ins     []events.Inbound
 	ordered bool
 	steps   []Step
+	// queued is, for an event of Routes, its route's pipelined form.
+	queued  []Queued
 	results []Result
 	// first is, for a repeat of a key within the batch, the index of its
 	// first occurrence; -1 otherwise.
@@ -102,7 +104,7 @@ type batch struct {
 }
 
 func (p *Processor) processBatch(ctx context.Context, ins []events.Inbound, ordered bool) []Result {
-	b := &batch{p: p, ins: ins, ordered: ordered, steps: make([]Step, len(ins)),
+	b := &batch{p: p, ins: ins, ordered: ordered, steps: make([]Step, len(ins)), queued: make([]Queued, len(ins)),
 		results: make([]Result, len(ins)), first: make([]int, len(ins)), ids: make([][]string, len(ins))}
 	if len(ins) == 0 {
 		return b.results
@@ -148,6 +150,7 @@ func (b *batch) prepare(ctx context.Context) int {
 		at[in.DedupeKey] = i
 		if route, ok := p.Routes[in.Type]; ok {
 			b.steps[i] = Step{Apply: route}
+			b.queued[i] = p.Pipelined[in.Type]
 			b.results[i] = Result{Outcome: events.Processed}
 			continue
 		}

@@ -98,10 +98,11 @@ func (b *batch) anyFailed(todo []int) bool {
 
 // applyOnce is one transaction over the events todo: one statement claims
 // all their keys, then each claimed event's effect runs with the event as
-// the cause of its changes (store.SetCause, only when it differs from the
-// one before: a batch's events rarely share one), then one statement
-// writes every emitted event to the outbox, in the order of the events.
-// On success it records the results and outbox ids.
+// the cause of its changes, then one statement writes every emitted event
+// to the outbox, in the order of the events. Consecutive events with a
+// pipelined route (Processor.Pipelined) go to the server together: for
+// each, a statement setting its cause and its route's statements, one
+// round trip for all. On success it records the results and outbox ids.
 func (b *batch) applyOnce(ctx context.Context, todo []int) error {
 	outcomes := make([]events.Outcome, len(todo))
 	counts := make([]int, len(todo))
@@ -111,14 +112,30 @@ func (b *batch) applyOnce(ctx context.Context, todo []int) error {
 		if err != nil {
 			return err
 		}
-		current, hasCurrent := store.CauseFrom(ctx)
 		var out []events.Outgoing
+		applied := func(k int, evs []events.Outgoing) {
+			outcomes[k], counts[k] = events.Processed, len(evs)
+			out = append(out, evs...)
+		}
+		current, hasCurrent := store.CauseFrom(ctx)
+		pipe := pipeline{tx: tx}
 		for k, i := range todo {
 			if !claimed[b.ins[i].DedupeKey] {
 				outcomes[k] = events.Duplicate
 				continue
 			}
-			if c := b.p.cause(b.ins[i]); !hasCurrent || c != current {
+			c := b.p.cause(b.ins[i])
+			if q := b.queued[i]; q != nil {
+				if err := pipe.add(k, c, q, b.ins[i]); err != nil {
+					return err
+				}
+				current, hasCurrent = c, true
+				continue
+			}
+			if err := pipe.flush(ctx, applied); err != nil {
+				return err
+			}
+			if !hasCurrent || c != current {
 				if err := store.SetCause(ctx, tx, c); err != nil {
 					return err
 				}
@@ -128,8 +145,10 @@ func (b *batch) applyOnce(ctx context.Context, todo []int) error {
 			if err != nil {
 				return &eventError{at: k, err: store.Classify(ctx, err)}
 			}
-			outcomes[k], counts[k] = events.Processed, len(evs)
-			out = append(out, evs...)
+			applied(k, evs)
+		}
+		if err := pipe.flush(ctx, applied); err != nil {
+			return err
 		}
 		ids, err = outbox.Add(ctx, tx, out...)
 		return err
@@ -142,6 +161,60 @@ func (b *batch) applyOnce(ctx context.Context, todo []int) error {
 		b.ids[i], ids = ids[:counts[k]:counts[k]], ids[counts[k]:]
 	}
 	return nil
+}
+
+// pipeline gathers the statements of consecutive events with a pipelined
+// route until flush sends them in one round trip.
+type pipeline struct {
+	tx    pgx.Tx
+	batch *pgx.Batch
+	reads []queuedRead
+}
+
+type queuedRead struct {
+	at   int
+	read func(pgx.BatchResults) ([]events.Outgoing, error)
+}
+
+// add queues the statement that makes c the cause of what follows
+// (set_config with is_local, as SET LOCAL, but one prepared statement for
+// every cause) and the event's route's statements.
+func (p *pipeline) add(at int, c store.Cause, q Queued, in events.Inbound) error {
+	if p.batch == nil {
+		p.batch = &pgx.Batch{}
+	}
+	p.batch.Queue(`SELECT set_config('matching.cause', $1, true)`, c.JSON())
+	read, err := q(p.batch, in)
+	if err != nil {
+		return &eventError{at: at, err: err}
+	}
+	p.reads = append(p.reads, queuedRead{at: at, read: read})
+	return nil
+}
+
+// flush sends the queued statements and reads each event's results in
+// order, handing its emitted events to applied; the first failing event's
+// error is an eventError.
+func (p *pipeline) flush(ctx context.Context, applied func(at int, evs []events.Outgoing)) error {
+	if p.batch == nil {
+		return nil
+	}
+	br := p.tx.SendBatch(ctx, p.batch)
+	reads := p.reads
+	p.batch, p.reads = nil, nil
+	for _, r := range reads {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return &eventError{at: r.at, err: store.Classify(ctx, err)}
+		}
+		evs, err := r.read(br)
+		if err != nil {
+			_ = br.Close()
+			return &eventError{at: r.at, err: store.Classify(ctx, err)}
+		}
+		applied(r.at, evs)
+	}
+	return br.Close()
 }
 
 // claim inserts the processed_events rows of the events todo (keys are

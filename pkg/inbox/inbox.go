@@ -70,7 +70,17 @@ type Processor struct {
 	// remote call; the dedupe key is still claimed in the transaction,
 	// which alone decides.
 	Prepared map[string]Prepare
+	// Pipelined maps event types of Routes to the form of their route a
+	// batch uses instead (ProcessBatch): the same statements with the same
+	// result, sent together with the other events' in one round trip.
+	Pipelined map[string]Queued
 }
+
+// Queued is the pipelined form of a Func: it queues the event's statements
+// on b and returns how to read their results (in the order queued) into
+// the events to emit; nothing runs until the batch is sent. An error from
+// either rejects or fails the event as the Func's would.
+type Queued func(b *pgx.Batch, in events.Inbound) (read func(pgx.BatchResults) ([]events.Outgoing, error), err error)
 
 // Handle decodes e, stamps it with the time it is applied (events.Inbound.At)
 // and processes it (Process). It returns the outcome and, for Rejected and

@@ -29,21 +29,38 @@ type CancelledSearch struct {
 // with a newline, as add_note does). Anfragen are left as they are. It
 // returns the cancelled searches, by id.
 func CancelPatientSearches(ctx context.Context, tx pgx.Tx, patientID int64, note string, at time.Time) ([]CancelledSearch, error) {
-	// RETURNING shows only the new row, so the old status comes from the
-	// locking subselect. FOR UPDATE makes a concurrent status change either
-	// finish first (and be re-read here) or wait for this transaction.
-	rows, err := tx.Query(ctx, `
-		UPDATE matching_service.platzsuche s
-		SET status = 'abgebrochen',
-		    updated_at = $2,
-		    notizen = CASE WHEN coalesce(s.notizen, '') = '' THEN $3 ELSE s.notizen || E'\n' || $3 END
-		FROM (SELECT id, status
-		      FROM matching_service.platzsuche
-		      WHERE patient_id = $1 AND status IN ('aktiv', 'pausiert')
-		      FOR UPDATE) old
-		WHERE s.id = old.id AND s.status IN ('aktiv', 'pausiert')
-		RETURNING s.id, s.patient_id, old.status::text`,
-		patientID, at, note)
+	rows, err := tx.Query(ctx, cancelPatientSearches, patientID, at, note)
+	return cancelledSearches(rows, err, patientID)
+}
+
+// QueueCancelPatientSearches queues CancelPatientSearches's statement on b
+// (a batch of statements sent together inside a transaction) and returns
+// how to read its result, in the order the batch's results come back.
+func QueueCancelPatientSearches(b *pgx.Batch, patientID int64, note string, at time.Time) func(pgx.BatchResults) ([]CancelledSearch, error) {
+	b.Queue(cancelPatientSearches, patientID, at, note)
+	return func(br pgx.BatchResults) ([]CancelledSearch, error) {
+		rows, err := br.Query()
+		return cancelledSearches(rows, err, patientID)
+	}
+}
+
+// cancelPatientSearches is the statement of CancelPatientSearches.
+// RETURNING shows only the new row, so the old status comes from the
+// locking subselect. FOR UPDATE makes a concurrent status change either
+// finish first (and be re-read here) or wait for this transaction.
+const cancelPatientSearches = `
+	UPDATE matching_service.platzsuche s
+	SET status = 'abgebrochen',
+	    updated_at = $2,
+	    notizen = CASE WHEN coalesce(s.notizen, '') = '' THEN $3 ELSE s.notizen || E'\n' || $3 END
+	FROM (SELECT id, status
+	      FROM matching_service.platzsuche
+	      WHERE patient_id = $1 AND status IN ('aktiv', 'pausiert')
+	      FOR UPDATE) old
+	WHERE s.id = old.id AND s.status IN ('aktiv', 'pausiert')
+	RETURNING s.id, s.patient_id, old.status::text`
+
+func cancelledSearches(rows pgx.Rows, err error, patientID int64) ([]CancelledSearch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cancel searches of patient %d: %w", patientID, err)
 	}
