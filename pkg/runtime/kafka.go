@@ -83,6 +83,9 @@ func NewConsumer(opts ConsumerOptions, h Handler) *Consumer {
 	log = log.With(slog.String("topic", opts.Topic), slog.String("group", opts.Group))
 	if opts.Config == nil {
 		opts.Config = SaramaConfig()
+		// A batch is what is already fetched: the claim's channel must be
+		// able to hold a whole one.
+		opts.Config.ChannelBufferSize = max(opts.Config.ChannelBufferSize, opts.BatchSize)
 	}
 	return &Consumer{opts: opts, handler: h, log: log, attemptTimeout: attemptTimeout(opts.Config)}
 }

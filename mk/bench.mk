@@ -1,0 +1,14 @@
+# Benchmarks that run longer than make test allows.
+
+# bench-catchup: N patient.deleted records wait in the embedded broker, then
+# the patient-deleted function starts in Kafka-direct mode; it prints, for
+# each batch size of BATCHES (default: KAFKA_BATCH_SIZE's default and 1),
+# events/s until every search is cancelled and N events are on
+# matching-events, CPU per event (this process: function and broker; the
+# function's PostgreSQL backends), WAL per event and peak RSS.
+.PHONY: bench-catchup
+bench-catchup: ## catch-up of a Kafka backlog: N patient.deleted records (default 100000), BATCHES=500,1 batch sizes compared in one run
+	@uptime
+	CATCHUP_N=$(or $(N),100000) CATCHUP_BATCHES=$(BATCHES) scripts/with-postgres.sh $(GO) test -count=1 -timeout 60m \
+	  -run '^TestCatchUp_' ./pkg/handlers/
+	@uptime
