@@ -69,6 +69,11 @@ func catchUp(t *testing.T, n, batchSize int) catchUpResult {
 		SELECT g, 'aktiv'::suchstatus FROM generate_series(1, $1) g`, n); err != nil {
 		t.Fatal(err)
 	}
+	// A live database has statistics (autovacuum); without them the
+	// planner would scan the freshly filled table for every patient.
+	if _, err := pool.Exec(ctx, `ANALYZE matching_service.platzsuche`); err != nil {
+		t.Fatal(err)
+	}
 	produceDeleted(t, brokers, n)
 
 	// The function's connections are told apart by their application_name.
