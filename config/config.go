@@ -70,7 +70,7 @@ type Kafka struct {
 	// catch-up rate) at the cost of a larger batch to redeliver after a
 	// crash and more memory; a lone record never waits for company. 1
 	// applies each record in its own transaction.
-	BatchSize int `envconfig:"KAFKA_BATCH_SIZE" default:"500"`
+	BatchSize int `envconfig:"KAFKA_BATCH_SIZE" default:"250"`
 }
 
 // HTTP bounds the connections of a served function's HTTP server, so that

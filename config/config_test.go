@@ -43,6 +43,7 @@ func TestLoad_errorsNameTheVariableInOneLine(t *testing.T) {
 		"bad PORT":                {map[string]string{"DATABASE_URL": "postgres://db/x", "PORT": "http"}, `PORT: cannot use "http" as int`},
 		"auto-migrate not bool":   {map[string]string{"DATABASE_URL": "postgres://db/x", "DATABASE_AUTO_MIGRATE": "maybe"}, `DATABASE_AUTO_MIGRATE: cannot use "maybe" as bool`},
 		"no attempt at all":       {map[string]string{"DATABASE_URL": "postgres://db/x", "KAFKA_MAX_ATTEMPTS": "0"}, "KAFKA_MAX_ATTEMPTS: must be at least 1, got 0"},
+		"an empty batch":          {map[string]string{"DATABASE_URL": "postgres://db/x", "KAFKA_BATCH_SIZE": "0"}, "KAFKA_BATCH_SIZE: must be between 1 and 10000, got 0"},
 		"read timeout not a time": {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_READ_TIMEOUT": "soon"}, `HTTP_READ_TIMEOUT: cannot use "soon" as time.Duration`},
 		"idle timeout zero":       {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_IDLE_TIMEOUT": "0s"}, "HTTP_IDLE_TIMEOUT: must be positive, got 0s"},
 		"body faster than header": {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_READ_TIMEOUT": "5s"}, "HTTP_READ_TIMEOUT: must be at least HTTP_READ_HEADER_TIMEOUT (10s), got 5s"},
@@ -91,6 +92,9 @@ func TestLoad_defaultsOfTheContract(t *testing.T) {
 	}
 	if c.Kafka.MaxAttempts != 10 {
 		t.Fatalf("KAFKA_MAX_ATTEMPTS default %d", c.Kafka.MaxAttempts)
+	}
+	if c.Kafka.BatchSize != 250 {
+		t.Fatalf("KAFKA_BATCH_SIZE default %d", c.Kafka.BatchSize)
 	}
 	// The servers built without configuration (the fake neighbours) get the
 	// same bounds as the documented defaults.

@@ -9,7 +9,7 @@
 # go test shows a passing package's output only with it; the function's own
 # log is formatted and discarded.
 .PHONY: bench-catchup
-bench-catchup: ## catch-up of a Kafka backlog: N patient.deleted records (default 100000), BATCHES=500,1 batch sizes compared in one run
+bench-catchup: ## catch-up of a Kafka backlog: N patient.deleted records (default 100000), BATCHES=250,1 batch sizes compared in one run
 	@uptime
 	@set -o pipefail; CATCHUP_N=$(or $(N),100000) CATCHUP_BATCHES=$(BATCHES) scripts/with-postgres.sh $(GO) test -count=1 \
 	  -timeout 120m -v -run '^TestCatchUp_' ./pkg/handlers/ | grep -E '^(batch=|ratio|--- |FAIL|ok)'

@@ -18,7 +18,7 @@ import (
 // one transaction when ConsumerOptions.BatchSize is not set
 // (KAFKA_BATCH_SIZE's default): the measured best of make bench-catchup
 // (README, operating section).
-const DefaultBatchSize = 500
+const DefaultBatchSize = 250
 
 // BatchHandler is a Handler that also applies several events together, as
 // if one at a time in order (*inbox.Processor does): HandleBatch returns
