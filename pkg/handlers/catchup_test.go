@@ -45,8 +45,8 @@ func TestCatchUp_kafkaDirectWorksOffABacklogWithEveryBatchSize(t *testing.T) {
 		t.Logf("batch %4d: %d events in %v = %.0f events/s; CPU per event: Go %.1f µs, PostgreSQL backends %.1f µs; WAL %.0f B/event",
 			size, n, r.took.Round(time.Millisecond), r.rate, r.goCPU, r.pgCPU, r.walBytes)
 		if os.Getenv("CATCHUP_N") != "" {
-			fmt.Printf("batch=%d events=%d seconds=%.2f events/s=%.0f go_cpu_us/event=%.1f pg_cpu_us/event=%.1f wal_bytes/event=%.0f peak_rss_mb=%d\n",
-				size, n, r.took.Seconds(), r.rate, r.goCPU, r.pgCPU, r.walBytes, peakRSSMB())
+			fmt.Printf("batch=%d events=%d seconds=%.2f events/s=%.0f go_cpu_us/event=%.1f pg_cpu_us/event=%.1f wal_io_us/event=%.1f wal_bytes/event=%.0f peak_rss_mb=%d\n",
+				size, n, r.took.Seconds(), r.rate, r.goCPU, r.pgCPU, r.walIO, r.walBytes, peakRSSMB())
 		}
 	}
 	if len(rates) == 2 && os.Getenv("CATCHUP_N") != "" {
@@ -58,6 +58,7 @@ type catchUpResult struct {
 	took                   time.Duration
 	rate                   float64
 	goCPU, pgCPU, walBytes float64 // per event
+	walIO                  float64 // µs per event writing and flushing WAL, timed by the function's backends
 }
 
 func catchUp(t *testing.T, n, batchSize int) catchUpResult {
@@ -81,11 +82,13 @@ func catchUp(t *testing.T, n, batchSize int) catchUpResult {
 	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	cfg := kafkaDirect(brokers, url+sep+"application_name=catchup-function")
+	// Its WAL writes and flushes are timed (pg_stat_wal; superuser setting).
+	cfg := kafkaDirect(brokers, url+sep+"application_name=catchup-function&track_wal_io_timing=on")
 	cfg.Kafka.BatchSize = batchSize
 	// The function's own log at its default level, formatted but discarded.
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	walBefore := walBytes(t, pool)
+	syncBefore := walSyncTime(t, pool)
 	cpuBefore := processCPU()
 	start := time.Now()
 	runCtx, cancel := context.WithCancel(ctx)
@@ -119,6 +122,8 @@ func catchUp(t *testing.T, n, batchSize int) catchUpResult {
 	goCPU := processCPU() - cpuBefore
 	pgCPU := backendCPU(t, pool)
 	wal := walBytes(t, pool) - walBefore
+	time.Sleep(1100 * time.Millisecond) // backends report their WAL statistics within a second
+	walSync := walSyncTime(t, pool) - syncBefore
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
@@ -128,7 +133,7 @@ func catchUp(t *testing.T, n, batchSize int) catchUpResult {
 	}
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
 	return catchUpResult{took: took, rate: float64(n) / took.Seconds(), goCPU: per(goCPU), pgCPU: per(pgCPU),
-		walBytes: float64(wal) / float64(n)}
+		walBytes: float64(wal) / float64(n), walIO: per(walSync)}
 }
 
 // produceDeleted puts n patient.deleted envelope records (patients 1..n,
@@ -212,6 +217,17 @@ func procCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(fields[11], 10, 64)
 	st, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(ut+st) * (time.Second / 100) // clock ticks of 1/100 s
+}
+
+// walSyncTime is the time spent writing and flushing WAL (pg_stat_wal) by
+// the backends that time it: only the function's set track_wal_io_timing.
+func walSyncTime(t *testing.T, pool *pgxpool.Pool) time.Duration {
+	t.Helper()
+	var ms float64
+	if err := pool.QueryRow(context.Background(), `SELECT wal_write_time + wal_sync_time FROM pg_stat_wal`).Scan(&ms); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ms * float64(time.Millisecond))
 }
 
 // walBytes is the WAL the server has written so far (all databases).
