@@ -176,10 +176,11 @@ func (p *Processor) Prepare(ctx context.Context, in events.Inbound) (Step, event
 // the events it returns to the outbox. It returns their outbox ids, and
 // Duplicate (nothing applied) when the key was processed before.
 //
-// Apply is the per-event step for code that applies several events in one
-// transaction: Prepare each before the transaction, Apply each in it, in
-// order (each event's changes are attributed to that event), then run the
-// steps' After once it committed.
+// Apply is also the per-event step for code that applies several events in
+// one transaction its own way: Prepare each before the transaction, Apply
+// each in it, in order (each event's changes are attributed to that event),
+// then run the steps' After once it committed. ProcessBatch does the same
+// with one claim and one outbox insert for the whole batch.
 func (p *Processor) Apply(ctx context.Context, tx pgx.Tx, in events.Inbound, step Step) ([]string, events.Outcome, error) {
 	if in.At.IsZero() {
 		in.At = time.Now().UTC().Truncate(time.Microsecond)
