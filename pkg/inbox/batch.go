@@ -87,6 +87,12 @@ func (p *Processor) HandleBatch(ctx context.Context, es []cloudevents.Event) []H
 	return out
 }
 
+// flusher is a Publisher that can wait until what it was handed has been
+// tried (*outbox.Publisher).
+type flusher interface {
+	Flush(ctx context.Context) error
+}
+
 // batch is one ProcessBatch call under way.
 type batch struct {
 	p       *Processor
@@ -252,6 +258,15 @@ func (b *batch) publishAndAfter(ctx context.Context) {
 		}
 	}
 	if b.p.Publisher != nil && len(ids) > 0 {
+		// An ordered consumer working off a backlog commits faster than
+		// the sink may take the events; the publisher would leave what
+		// overflows its queue to the relay. So it waits until the rows of
+		// the batches before were tried (the publisher sends those while
+		// this batch's transaction ran): publication keeps up, and the
+		// consumer goes at the pace of the slower of the two.
+		if f, ok := b.p.Publisher.(flusher); ok && b.ordered {
+			_ = f.Flush(ctx) // on timeout the rows are the relay's, as for any failed publish
+		}
 		b.p.Publisher.Publish(ctx, ids)
 	}
 	for i, r := range b.results {
