@@ -12,5 +12,5 @@
 bench-catchup: ## catch-up of a Kafka backlog: N patient.deleted records (default 100000), BATCHES=250,1 batch sizes compared in one run
 	@uptime
 	@set -o pipefail; CATCHUP_N=$(or $(N),100000) CATCHUP_BATCHES=$(BATCHES) scripts/with-postgres.sh $(GO) test -count=1 \
-	  -timeout 120m -v -run '^TestCatchUp_' ./pkg/handlers/ | grep -E '^(batch=|ratio|--- |FAIL|ok)'
+	  -timeout 120m -v -run '^TestCatchUp_' ./pkg/handlers/ | grep --line-buffered -E '^(batch=|ratio|--- |FAIL|ok)'
 	@uptime

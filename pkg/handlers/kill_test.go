@@ -58,9 +58,10 @@ func TestKillMidBatch_theBatchIsDeliveredAgainAndNothingIsAppliedTwice(t *testin
 		SELECT g, 'aktiv'::suchstatus FROM generate_series(1, $1) g`, n); err != nil {
 		t.Fatal(err)
 	}
-	// Every record on one partition, so that the batches are 1–100,
-	// 101–200, …: the second one stops at patient 150, whose search this
-	// test holds locked, with 101–149 applied in its transaction.
+	// Every record on one partition, in batches of up to 100: the one with
+	// patient 150, whose search this test holds locked, waits for it with
+	// its keys claimed and the patients before 150 applied in its
+	// transaction.
 	cfg := sarama.NewConfig()
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Partitioner = sarama.NewManualPartitioner
@@ -97,9 +98,14 @@ func TestKillMidBatch_theBatchIsDeliveredAgainAndNothingIsAppliedTwice(t *testin
 	if err := lock.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Only the first batch committed; the killed one left nothing.
-	if got := count(t, pool, `SELECT count(*) FROM matching_service.processed_events`); got != batch {
-		t.Fatalf("after the kill %d events are recorded, want the first batch's %d", got, batch)
+	// The batches before committed; the killed one (its claim of every key
+	// and the effects before the held search were done) left nothing.
+	if got := count(t, pool, `SELECT count(*) FROM matching_service.processed_events WHERE patient_id >= $1`, held); got != 0 {
+		t.Fatalf("after the kill %d events of the held patient or later are recorded, want none", got)
+	}
+	before := count(t, pool, `SELECT count(*) FROM matching_service.processed_events`)
+	if cancelled := count(t, pool, `SELECT count(*) FROM matching_service.platzsuche WHERE status = 'abgebrochen'`); cancelled != before {
+		t.Fatalf("after the kill %d searches are cancelled and %d events recorded", cancelled, before)
 	}
 
 	second := startChild(t, brokers, url, batch)
