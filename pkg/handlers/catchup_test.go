@@ -17,7 +17,9 @@ import (
 
 	"github.com/curavani/matching/pkg/handlers"
 	"github.com/curavani/matching/pkg/localkafka/kafkatest"
+	"github.com/curavani/matching/pkg/outbox"
 	"github.com/curavani/matching/pkg/runtime"
+	"github.com/curavani/matching/pkg/sink"
 	"github.com/curavani/matching/pkg/store/storetest"
 )
 
@@ -96,6 +98,10 @@ func catchUp(t *testing.T, n, batchSize int) catchUpResult {
 	go func() {
 		done <- runtime.Run(runCtx, handlers.PatientDeleted(handlers.Settings{}), runtime.Options{Config: cfg, Log: log})
 	}()
+	// The outbox relay runs beside it, as deployed (RELAY_INTERVAL or its
+	// PingSource): what the function's publisher leaves when its queue is
+	// full (one transaction per record outpaces it) is published by it.
+	go relayEvery(runCtx, t, pool, brokers, time.Second)
 	client, err := sarama.NewClient(brokers, sarama.NewConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +140,25 @@ func catchUp(t *testing.T, n, batchSize int) catchUpResult {
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
 	return catchUpResult{took: took, rate: float64(n) / took.Seconds(), goCPU: per(goCPU), pgCPU: per(pgCPU),
 		walBytes: float64(wal) / float64(n), walIO: per(walSync)}
+}
+
+// relayEvery runs a pass of the outbox relay every interval until ctx ends.
+func relayEvery(ctx context.Context, t *testing.T, pool *pgxpool.Pool, brokers []string, interval time.Duration) {
+	s, err := sink.NewKafka(brokers, "matching-events")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer s.Close()
+	pub := outbox.NewPublisher(pool, s, discardLog())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+			_, _ = pub.Relay(ctx)
+		}
+	}
 }
 
 // produceDeleted puts n patient.deleted envelope records (patients 1..n,
