@@ -122,10 +122,10 @@ func TestKillMidBatch_theBatchIsDeliveredAgainAndNothingIsAppliedTwice(t *testin
 	})
 
 	for q, want := range map[string]int{
-		`SELECT count(*) FROM matching_service.processed_events`:                                         n,
-		`SELECT count(*) FROM matching_service.outbox`:                                                   n,
-		`SELECT count(*) FROM matching_service.history WHERE tbl = 'platzsuche' AND op = 'UPDATE'`:       n,
-		`SELECT count(*) FROM matching_service.platzsuche WHERE notizen LIKE '%' || E'\n' || '%'`:        0,
+		`SELECT count(*) FROM matching_service.processed_events`:                                        n,
+		`SELECT count(*) FROM matching_service.outbox`:                                                  n,
+		`SELECT count(*) FROM matching_service.history WHERE tbl = 'platzsuche' AND op = 'UPDATE'`:      n,
+		`SELECT count(*) FROM matching_service.platzsuche WHERE notizen LIKE '%' || E'\n' || '%'`:       0,
 		`SELECT count(DISTINCT cause->>'dedupe_key') FROM matching_service.history WHERE op = 'UPDATE'`: n,
 	} {
 		if got := count(t, pool, q); got != want {
