@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"strconv"
 	"time"
 
@@ -317,8 +318,13 @@ func wrapRecord(msg *sarama.ConsumerMessage) cloudevents.Event {
 		e.SetTime(msg.Timestamp)
 	}
 	for _, h := range msg.Headers {
+		// A content type that is not a media type is dropped: the event
+		// would not be a valid CloudEvent, and its dead letter, which
+		// carries it, could never be published (found by FuzzKafkaRecord).
 		if string(h.Key) == "content-type" {
-			e.SetDataContentType(string(h.Value))
+			if _, _, err := mime.ParseMediaType(string(h.Value)); err == nil {
+				e.SetDataContentType(string(h.Value))
+			}
 		}
 	}
 	if msg.Key != nil {
