@@ -43,6 +43,9 @@ type env struct {
 
 	mu  sync.Mutex
 	now time.Time
+
+	// digestSQL is the query of fuzzState, built on first use.
+	digestSQL string
 }
 
 type option func(*api.Config)
