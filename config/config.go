@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -393,8 +394,10 @@ func (m Matching) Validate() error {
 		return fmt.Errorf("MAX_ANFRAGE_SIZE: must be at least MIN_ANFRAGE_SIZE (%d), got %d", m.MinAnfrageSize, m.MaxAnfrageSize)
 	case m.PLZMatchDigits < 1 || m.PLZMatchDigits > 5:
 		return fmt.Errorf("PLZ_MATCH_DIGITS: must be between 1 and 5, got %d", m.PLZMatchDigits)
-	case m.DefaultMaxDistanceKM <= 0:
-		return fmt.Errorf("DEFAULT_MAX_DISTANCE_KM: must be positive, got %v", m.DefaultMaxDistanceKM)
+	case !(m.DefaultMaxDistanceKM > 0) || math.IsInf(m.DefaultMaxDistanceKM, 1):
+		// !(> 0) also refuses NaN, which compares false with everything
+		// and would match no therapist (found by FuzzSetting).
+		return fmt.Errorf("DEFAULT_MAX_DISTANCE_KM: must be a positive number, got %v", m.DefaultMaxDistanceKM)
 	case m.CoolingPeriodWeeks < 0:
 		return fmt.Errorf("COOLING_PERIOD_WEEKS: must not be negative, got %d", m.CoolingPeriodWeeks)
 	case m.FollowUpThresholdDays < 1:

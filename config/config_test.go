@@ -118,6 +118,9 @@ func TestMatchingValidate_rejectsBadBusinessParameters(t *testing.T) {
 		"unknown zone":      {map[string]string{"TIMEZONE": "Mars/Olympus"}, "TIMEZONE:"},
 		"zero threshold":    {map[string]string{"FOLLOW_UP_THRESHOLD_DAYS": "0"}, "FOLLOW_UP_THRESHOLD_DAYS:"},
 		"size not a number": {map[string]string{"MAX_ANFRAGE_SIZE": "six"}, "MAX_ANFRAGE_SIZE:"},
+		// FuzzSetting found that NaN passed "must be positive".
+		"distance NaN":      {map[string]string{"DEFAULT_MAX_DISTANCE_KM": "NaN"}, "DEFAULT_MAX_DISTANCE_KM:"},
+		"distance infinite": {map[string]string{"DEFAULT_MAX_DISTANCE_KM": "+Inf"}, "DEFAULT_MAX_DISTANCE_KM:"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, c.env)
