@@ -102,22 +102,65 @@ func allocated(body string) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
-// FuzzParse feeds arbitrary subjects and bodies: Parse must not panic and
-// must return a well-formed, bounded result.
+// FuzzParse feeds arbitrary subjects, bodies and senders: Parse must not
+// panic and must return a well-formed, bounded result that decides only
+// about the people of the anfrage, each once, in their order.
 func FuzzParse(f *testing.F) {
 	for _, c := range loadCases(f, "testdata/examples.jsonl") {
-		f.Add(c.Subject, c.Body)
+		f.Add(c.Subject, c.Body, "")
 	}
 	for _, body := range hostile() {
-		f.Add("AW: Ref: A1", body[:min(len(body), 4096)])
+		f.Add("AW: Ref: A1", body[:min(len(body), 4096)], "praxis@example.org")
 	}
-	f.Add("", "")
-	f.Add("Re:", ">\n>>\n-- \n## Person 9\nPerson 0, Nr. 99, #0, ID -1, die 0-jährige")
-	f.Fuzz(func(t *testing.T, subject, body string) {
-		res := replies.Parse(three, replies.Reply{Subject: subject, Body: body})
-		checkBounded(t, res, len(three))
-		if res.FullyDecided && res.Automatic {
-			t.Error("an automatic reply fully decided")
+	f.Add("", "", "")
+	f.Add("Re:", ">\n>>\n-- \n## Person 9\nPerson 0, Nr. 99, #0, ID -1, die 0-jährige", "")
+	f.Add("Undeliverable: Suche Psychotherapieplätze", "Person 1 nehme ich.", "MAILER-DAEMON@example.org")
+	f.Fuzz(func(t *testing.T, subject, body, from string) {
+		res := replies.Parse(three, replies.Reply{Subject: subject, Body: body, From: from})
+		checkWellFormed(t, res)
+	})
+}
+
+// FuzzParseLong repeats each body the fuzzer makes to 64 KiB, the size of
+// a long mail thread, where work that grows faster than the text would
+// show: the result must be well-formed and the parse allocate no more than
+// the 1 MiB bodies of TestParse_workDoesNotGrowWithTheBody may (memory is
+// measured, not time: it is deterministic).
+func FuzzParseLong(f *testing.F) {
+	for _, c := range loadCases(f, "testdata/examples.jsonl")[:20] {
+		f.Add(c.Body)
+	}
+	for _, body := range hostile() {
+		f.Add(body[:min(len(body), 512)])
+	}
+	f.Fuzz(func(t *testing.T, unit string) {
+		if unit == "" {
+			return
+		}
+		body := strings.Repeat(unit, (64<<10)/len(unit)+1)[:64<<10]
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		res := replies.Parse(three, replies.Reply{Subject: "AW: Ref: A1", Body: body})
+		runtime.ReadMemStats(&after)
+		checkWellFormed(t, res)
+		if a := after.TotalAlloc - before.TotalAlloc; a > 32<<20 {
+			t.Fatalf("a 64 KiB body allocates %d MiB", a>>20)
 		}
 	})
+}
+
+func checkWellFormed(t *testing.T, res replies.Result) {
+	t.Helper()
+	checkBounded(t, res, len(three))
+	for i, d := range res.Decisions {
+		if d.PatientID != three[i].PatientID || d.Person != three[i].Number {
+			t.Fatalf("decision %d is about patient %d, person %d: not the anfrage's %d", i, d.PatientID, d.Person, three[i].PatientID)
+		}
+	}
+	if res.Automatic && res.FullyDecided {
+		t.Error("an automatic reply fully decided")
+	}
+	if res.Reference < 0 {
+		t.Errorf("reference %d", res.Reference)
+	}
 }
