@@ -138,17 +138,38 @@ func FuzzKafkaRecord(f *testing.F) {
 			if err != nil {
 				t.Fatalf("accepted %+v, the same event re-encoded (structured %v) is refused: %v", in, structured, err)
 			}
-			if d := cmp.Diff(in, again); d != "" {
+			if d := cmp.Diff(in, again, sameJSON); d != "" {
 				t.Fatalf("re-encoded (structured %v) decodes differently (-first +again):\n%s", structured, d)
 			}
 		}
 		if e.Type() == events.KafkaEventType {
 			again, err := decodeRecord(envelopeRecord(in, msg))
-			if err != nil || !cmp.Equal(in, again) {
+			if err != nil || !cmp.Equal(in, again, sameJSON) {
 				t.Fatalf("the envelope written back from %+v decodes to %+v, %v", in, again, err)
 			}
 		}
 	})
+}
+
+// sameJSON compares payloads as JSON values: a structured CloudEvent
+// carries its data inside its own JSON, and the SDK that writes it may
+// spell a character another way ("&" as "\u0026"), which every reader
+// takes for the same text.
+var sameJSON = cmp.Comparer(func(a, b json.RawMessage) bool {
+	va, errA := jsonValue(a)
+	vb, errB := jsonValue(b)
+	if errA != nil || errB != nil {
+		return bytes.Equal(a, b)
+	}
+	return cmp.Equal(va, vb)
+})
+
+func jsonValue(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
 }
 
 func mustEvent(e cloudevents.Event, _ error) cloudevents.Event { return e }
@@ -261,7 +282,7 @@ func FuzzHTTPEvent(f *testing.F) {
 			if w.Code != http.StatusOK || len(seen) != 2 {
 				t.Fatalf("accepted %+v, posted again (structured %v) answered %d: %q", seen[0], structured, w.Code, w.Body)
 			}
-			if d := cmp.Diff(seen[0], seen[1]); d != "" {
+			if d := cmp.Diff(seen[0], seen[1], sameJSON); d != "" {
 				t.Fatalf("posted again (structured %v) decodes differently (-first +again):\n%s", structured, d)
 			}
 			seen, got = seen[:1], got[:1]
