@@ -172,6 +172,9 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if ct, ok := mediaType(e.DataContentType()); ok && ct != e.DataContentType() {
+		e.SetDataContentType(ct) // as a record's (see mediaType)
+	}
 	in, outcome, err := s.opts.Handler.Handle(r.Context(), *e)
 	took := time.Since(start)
 	s.opts.Metrics.ObserveConsumed(s.opts.Source, in.Type, outcome, took)

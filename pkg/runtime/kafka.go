@@ -297,10 +297,32 @@ func recordEvent(msg *sarama.ConsumerMessage) (cloudevents.Event, error) {
 	if err != nil {
 		return wrapRecord(msg), fault.Malformedf("malformed CloudEvent record: %v", err)
 	}
+	if ct := e.DataContentType(); ct != "" {
+		if canonical, ok := mediaType(ct); ok && canonical != ct {
+			e.SetDataContentType(canonical)
+		}
+	}
 	if _, ok := e.Extensions()["partitionkey"]; !ok && msg.Key != nil {
 		e.SetExtension("partitionkey", string(msg.Key))
 	}
 	return *e, nil
+}
+
+// mediaType is a content type in its canonical form (lower case, as
+// mime.FormatMediaType writes it), or false when it is not a media type.
+// An event keeps no content type it could not be written with again: one
+// that is no media type makes an invalid CloudEvent, whose dead letter the
+// sink refuses, so that the record would be retried for ever; one in mixed
+// case ("AppliCAtiOn/json") is read and written differently by the
+// CloudEvents SDK, so that the dead letter's reader could not read it.
+// Both found by FuzzKafkaRecord.
+func mediaType(v string) (string, bool) {
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return "", false
+	}
+	ct := mime.FormatMediaType(mt, params)
+	return ct, ct != ""
 }
 
 // wrapRecord builds the CloudEvent a KafkaSource delivers for a record that
@@ -318,12 +340,9 @@ func wrapRecord(msg *sarama.ConsumerMessage) cloudevents.Event {
 		e.SetTime(msg.Timestamp)
 	}
 	for _, h := range msg.Headers {
-		// A content type that is not a media type is dropped: the event
-		// would not be a valid CloudEvent, and its dead letter, which
-		// carries it, could never be published (found by FuzzKafkaRecord).
 		if string(h.Key) == "content-type" {
-			if _, _, err := mime.ParseMediaType(string(h.Value)); err == nil {
-				e.SetDataContentType(string(h.Value))
+			if ct, ok := mediaType(string(h.Value)); ok {
+				e.SetDataContentType(ct)
 			}
 		}
 	}
