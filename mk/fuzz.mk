@@ -4,5 +4,5 @@
 # this target searches for new failing inputs.
 
 .PHONY: fuzz
-fuzz: ## run every fuzz target in turn for FUZZTIME each (default 60s; or a count: 1000000x), FUZZ=regexp picks targets; prints executions per target; a failing input lands in testdata/fuzz/ and fails the run
+fuzz: ## run every fuzz target in turn for FUZZTIME each (default 60s; or a count: 1000000x), FUZZ=regexp picks targets; prints executions per target; a failing input lands in testdata/fuzz/ and fails the run (after the other targets)
 	FUZZTIME=$(or $(FUZZTIME),60s) FUZZ='$(or $(FUZZ),.)' GO=$(GO) scripts/fuzz.sh

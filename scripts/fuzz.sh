@@ -3,8 +3,9 @@
 # (a duration such as 60s, or a count such as 1000000x) and prints, per
 # target, the executions reached, the time taken and the executions per
 # second. FUZZ (a regexp) picks targets by name. A target that finds a
-# failing input stops the run: go test writes the input to the package's
-# testdata/fuzz/<Target>/ (commit it: it then runs as a test in make test).
+# failing input stops; the others still run, and the run fails at the end.
+# go test writes the input to the package's testdata/fuzz/<Target>/ (commit
+# it: it then runs as a test in make test).
 # The targets that need PostgreSQL get one through scripts/with-postgres.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,6 @@ for t in "${targets[@]}"; do
   result=ok
   if [[ $rc -ne 0 ]]; then result=FAILED status=1; fi
   summary+=("$(printf '%-22s %-10s %12s %10s %8s' "$name" "$result" "${execs:-0}" "${fuzzing:-?}" "${secs}s")")
-  [[ $rc -ne 0 ]] && break
 done
 
 echo
