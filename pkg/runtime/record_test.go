@@ -34,6 +34,31 @@ func TestWrapRecord_deadLetterOfARecordWithABrokenContentTypeIsValid(t *testing.
 	}
 }
 
+// A content type in mixed case is kept in lower case, for a plain record
+// and for a binary CloudEvent: the CloudEvents SDK writes the data of
+// "AppliCAtiOn/json" as JSON but cannot read such an event back, so its
+// dead letter could not be read. FuzzKafkaRecord found it
+// (testdata/fuzz/FuzzKafkaRecord/ae01ed71787a5107).
+func TestRecordEvent_contentTypeIsKeptInCanonicalForm(t *testing.T) {
+	for name, headers := range map[string][]*sarama.RecordHeader{
+		"plain record": {{Key: []byte("content-type"), Value: []byte("AppliCAtiOn/json; Charset=UTF-8")}},
+		"binary CloudEvent": {{Key: []byte("ce_specversion"), Value: []byte("1.0")}, {Key: []byte("ce_id"), Value: []byte("a")},
+			{Key: []byte("ce_source"), Value: []byte("/s")}, {Key: []byte("ce_type"), Value: []byte("patient.deleted")},
+			{Key: []byte("content-type"), Value: []byte("AppliCAtiOn/json; Charset=UTF-8")}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			msg := &sarama.ConsumerMessage{Topic: "patient-events", Value: []byte(`{"patient_id":1}`), Headers: headers}
+			e, err := recordEvent(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.DataContentType(); got != "application/json; charset=UTF-8" {
+				t.Fatalf("content type %q", got)
+			}
+		})
+	}
+}
+
 // Decoding a record costs memory in proportion to its size, whatever its
 // shape: deep nesting, many keys, long escaped strings, many headers. The
 // bound (allocated bytes, deterministic unlike time) is generous; work that
