@@ -29,12 +29,43 @@ type Broker struct {
 	cluster *kfake.Cluster
 	// Addrs are the bootstrap addresses (host:port).
 	Addrs []string
+	// dataDir keeps records, topics and committed offsets when set.
+	dataDir string
 }
 
 // Start starts a one-node broker listening on addr ("127.0.0.1:9092", or
 // "127.0.0.1:0" for a free port) with Topics created. Other topics are
-// created on first use.
+// created on first use. Its data lives in memory and is gone on Close.
 func Start(addr string) (*Broker, error) {
+	return StartIn(addr, "")
+}
+
+// StartIn starts a broker as Start does whose records, topics and consumer
+// group offsets are kept in dataDir (when not empty), so Restart, or a new
+// broker on the same directory, carries on where it stopped.
+func StartIn(addr, dataDir string) (*Broker, error) {
+	c, err := newCluster(addr, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Broker{cluster: c, Addrs: c.ListenAddrs(), dataDir: dataDir}, nil
+}
+
+// Restart closes the broker and starts it again on the same address and
+// data directory, as a broker restart in production: clients lose their
+// connections, and a broker with a data directory keeps its records and
+// committed offsets.
+func (b *Broker) Restart() error {
+	b.cluster.Close()
+	c, err := newCluster(b.Addrs[0], b.dataDir)
+	if err != nil {
+		return err
+	}
+	b.cluster = c
+	return nil
+}
+
+func newCluster(addr, dataDir string) (*kfake.Cluster, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("kafka listen address %q: %w", addr, err)
@@ -52,12 +83,15 @@ func Start(addr string) (*Broker, error) {
 			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 		}),
 	}
+	if dataDir != "" {
+		opts = append(opts, kfake.DataDir(dataDir))
+	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded kafka on %s: %w", addr, err)
 	}
-	return &Broker{cluster: c, Addrs: c.ListenAddrs()}, nil
+	return c, nil
 }
 
-// Close stops the broker; its data is gone.
+// Close stops the broker; without a data directory its data is gone.
 func (b *Broker) Close() { b.cluster.Close() }

@@ -46,3 +46,52 @@ func TestStart_createsTheTopicsWithThreePartitions(t *testing.T) {
 		}
 	}
 }
+
+// A broker with a data directory keeps its records across a restart on the
+// same address: a consumer that connects afterwards reads what was produced
+// before.
+func TestRestart_keepsRecordsInItsDataDir(t *testing.T) {
+	b, err := localkafka.StartIn("127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Net.DialTimeout = 2 * time.Second
+	p, err := sarama.NewSyncProducer(b.Addrs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, off, err := p.SendMessage(&sarama.ProducerMessage{Topic: "matching-events", Value: sarama.StringEncoder("before")})
+	p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := b.Addrs[0]
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Addrs[0] != addr {
+		t.Fatalf("restarted on %s, want %s", b.Addrs[0], addr)
+	}
+	c, err := sarama.NewConsumer(b.Addrs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pc, err := c.ConsumePartition("matching-events", part, off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	select {
+	case m := <-pc.Messages():
+		if string(m.Value) != "before" {
+			t.Fatalf("read %q after the restart, want %q", m.Value, "before")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the record produced before the restart is gone")
+	}
+}

@@ -30,6 +30,55 @@ type Server struct {
 	// Origin says where it came from: "env", "local" or "throwaway".
 	Origin string
 	stop   func()
+	// cluster is set for a throwaway cluster: what Halt and Resume need.
+	cluster *cluster
+}
+
+// cluster is a throwaway cluster's directory, binaries and start options.
+type cluster struct {
+	bin, dir, data, opts string
+	asPostgres           bool
+}
+
+// pgctl runs pg_ctl with args on the cluster (as user postgres when root).
+func (c *cluster) pgctl(ctx context.Context, args ...string) error {
+	args = append([]string{filepath.Join(c.bin, "pg_ctl"), "-D", c.data}, args...)
+	var cmd *exec.Cmd
+	if c.asPostgres {
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--"}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, args[0], args[1:]...)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl %s: %v: %s", args[len(args)-1], err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Halt stops a throwaway cluster with pg_ctl's shutdown mode ("fast":
+// clients are disconnected and the server checkpoints; "immediate": it
+// quits without, as after a crash, and recovers on the next start) and
+// keeps its data directory for Resume. The fault campaign (pkg/campaign)
+// restarts the database it owns this way; other servers cannot be halted.
+func (s *Server) Halt(ctx context.Context, mode string) error {
+	if s.cluster == nil {
+		return fmt.Errorf("only a throwaway cluster can be halted (this server is %s)", s.Origin)
+	}
+	if mode != "fast" && mode != "immediate" && mode != "smart" {
+		return fmt.Errorf("shutdown mode must be smart, fast or immediate, got %q", mode)
+	}
+	return s.cluster.pgctl(ctx, "-m", mode, "-w", "-t", "60", "stop")
+}
+
+// Resume starts a halted throwaway cluster again on the same port and data
+// directory and waits until it accepts connections.
+func (s *Server) Resume(ctx context.Context) error {
+	if s.cluster == nil {
+		return fmt.Errorf("only a throwaway cluster can be resumed (this server is %s)", s.Origin)
+	}
+	c := s.cluster
+	return c.pgctl(ctx, "-l", filepath.Join(c.dir, "pg.log"), "-w", "-t", "60", "-o", c.opts, "start")
 }
 
 // Stop stops and removes a throwaway cluster; for other servers it does nothing.
@@ -101,6 +150,19 @@ func EnsureDatabase(ctx context.Context, adminURL, name string) (string, error) 
 // two seconds; durability is off (fsync, synchronous_commit) because the data
 // is thrown away.
 func StartThrowaway(ctx context.Context) (*Server, error) {
+	return startThrowaway(ctx, "off")
+}
+
+// StartCrashSafe starts a throwaway cluster as StartThrowaway does, except
+// that a commit is written to the operating system before it is answered
+// (synchronous_commit on; fsync stays off): a server killed by an
+// immediate shutdown loses no committed transaction (only a machine crash
+// would). The fault campaign restarts such a cluster.
+func StartCrashSafe(ctx context.Context) (*Server, error) {
+	return startThrowaway(ctx, "on")
+}
+
+func startThrowaway(ctx context.Context, syncCommit string) (*Server, error) {
 	bin, err := pgBin()
 	if err != nil {
 		return nil, err
@@ -138,11 +200,12 @@ func StartThrowaway(ctx context.Context) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=%s -c full_page_writes=off -c max_connections=300", port, dir, syncCommit)
 	if err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "pg.log"), "-w", "-t", "30", "-o", opts, "start"); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	c := &cluster{bin: bin, dir: dir, data: data, opts: opts, asPostgres: asPostgres}
 	stop := func() {
 		cmd := []string{filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop"}
 		if asPostgres {
@@ -152,9 +215,10 @@ func StartThrowaway(ctx context.Context) (*Server, error) {
 		_ = os.RemoveAll(dir)
 	}
 	return &Server{
-		URL:    fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
-		Origin: "throwaway",
-		stop:   stop,
+		URL:     fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		Origin:  "throwaway",
+		stop:    stop,
+		cluster: c,
 	}, nil
 }
 
