@@ -256,6 +256,21 @@ func (c *checker) answers(windows []window, grace time.Duration) {
 	}
 	c.add(fmt.Sprintf("no 5xx later than %s after a fault ended", grace), "0",
 		fmt.Sprintf("%d late (of %d 5xx; latest %s after)", late, total, worst.Round(time.Millisecond)), late == 0)
+	// A fault is a dependency that is unavailable: 503 (retried by the
+	// dispatcher, a clerk may try again), never 500 (an unforeseen error).
+	var internal []string
+	for _, a := range c.t.answers {
+		if a.Status == 500 && len(internal) < 10 {
+			internal = append(internal, a.What)
+		}
+	}
+	n500 := 0
+	for _, a := range c.t.answers {
+		if a.Status == 500 {
+			n500++
+		}
+	}
+	c.add("faults answered 503, never 500", "0", fmt.Sprintf("%d %s", n500, strings.Join(internal, "; ")), n500 == 0)
 	failed := 0
 	for _, w := range windows {
 		if w.Err != nil {

@@ -43,6 +43,7 @@ func faults(o Options) []fault {
 	return []fault{
 		{name: "PostgreSQL restarted (fast shutdown)", inject: pg("fast")},
 		{name: "PostgreSQL restarted (immediate shutdown)", inject: pg("immediate")},
+		{name: "PostgreSQL down for a long while (immediate shutdown)", inject: pg("immediate"), hold: o.SinkHold},
 		{name: "broker restarted", inject: restartBroker},
 		{name: "functions killed (SIGKILL) and started again", inject: killFunctions(0)},
 		{name: "sink down", inject: sinkDown, hold: o.SinkHold},

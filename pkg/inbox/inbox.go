@@ -150,12 +150,17 @@ func (p *Processor) Prepare(ctx context.Context, in events.Inbound) (Step, event
 	if err := p.Pool.QueryRow(ctx, `
 		SELECT EXISTS (SELECT 1 FROM matching_service.processed_events WHERE consumer = $1 AND dedupe_key = $2)`,
 		p.Consumer, in.DedupeKey).Scan(&seen); err != nil {
-		return Step{}, events.Failed, fmt.Errorf("inbox: look up %s: %w", in.DedupeKey, err)
+		return Step{}, events.Failed, store.Classify(ctx, fmt.Errorf("inbox: look up %s: %w", in.DedupeKey, err))
 	}
 	if seen {
 		return Step{}, events.Duplicate, nil
 	}
 	step, err := prep(ctx, in)
+	// A route's own reads of the database (is the patient in the copy?)
+	// fail as the database does: unavailable while it is down, retried
+	// until it is back rather than a bounded number of times. An error
+	// that already has its kind (a neighbour's answer) keeps it.
+	err = store.Classify(ctx, err)
 	switch {
 	case err != nil && fault.Permanent(err):
 		return Step{}, events.Rejected, err
