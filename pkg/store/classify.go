@@ -121,7 +121,7 @@ func classify(ctx context.Context, err error) (fault.Kind, bool) {
 	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		pgconn.Timeout(err), pgconn.SafeToRetry(err),
+		pgconn.Timeout(err), pgconn.SafeToRetry(err), errors.Is(err, pgconn.ErrConnClosed),
 		errors.As(err, &connectErr), errors.As(err, &netErr),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return fault.Unavailable, true

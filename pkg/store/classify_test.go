@@ -3,11 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/curavani/matching/pkg/fault"
@@ -115,4 +117,18 @@ func lockHeldElsewhere(ctx context.Context, t *testing.T, pool *pgxpool.Pool, tx
 	}
 	_, err = tx.Exec(ctx, `SELECT 1 FROM matching_service.classify_probe WHERE id = 1 FOR UPDATE NOWAIT`)
 	return err
+}
+
+// Found by the fault campaign: after PostgreSQL restarted, a statement or
+// commit on a connection pgx had already closed failed with "conn closed"
+// (pgconn.ErrConnClosed, not marked safe to retry as the request may have
+// been sent), which stayed unclassified: a 500 over HTTP, a bounded number
+// of attempts in Kafka-direct mode. The database went away, so it is
+// unavailable like a refused connection; retrying the whole transaction is
+// safe (an ambiguous commit is caught by the inbox's dedupe or a claim).
+func TestClassify_aConnectionClosedUnderneathIsUnavailable(t *testing.T) {
+	err := store.Classify(context.Background(), fmt.Errorf("commit: %w", pgconn.ErrConnClosed))
+	if k := fault.KindOf(err); k != fault.Unavailable {
+		t.Fatalf("kind %v for %q, want %v", k, err, fault.Unavailable)
+	}
 }
