@@ -23,12 +23,12 @@ func TestCampaign_short(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the fault campaign takes a minute")
 	}
-	d, n := 40*time.Second, 3000
+	d, n := 50*time.Second, 4000
 	if v := os.Getenv("CAMPAIGN_DURATION"); v != "" {
 		d, _ = time.ParseDuration(v)
 	}
 	rep, err := campaign.Run(context.Background(), campaign.Options{
-		Duration: d, Events: n, Hold: 2500 * time.Millisecond,
+		Duration: d, Events: n, Hold: 2 * time.Second,
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
 	if err != nil {

@@ -115,7 +115,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	wg.Go(func() {
 		// The baseline: the processes under traffic before any fault.
 		time.Sleep(opts.Hold * 9 / 10)
-		base = e.scrapeAll()
+		base = e.scrapeAll(t)
 	})
 	wg.Go(func() { windows = e.schedule(ctx, opts.Duration, log) })
 	wg.Wait()
@@ -131,7 +131,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	rep.Drain = time.Since(drainStart)
 	// Let the processes settle before reading their usage.
 	time.Sleep(3 * time.Second)
-	end := e.scrapeAll()
+	end := e.scrapeAll(t)
 	c.state(ctx)
 	c.topics(ctx)
 	c.answers(windows, 5*time.Second)
