@@ -55,17 +55,17 @@ type Options struct {
 // env is everything the campaign runs: the owned database cluster and
 // broker, the fake neighbours, the sink and the functions' processes.
 type env struct {
-	opts    Options
-	log     *slog.Logger
-	dir     string
-	pg      *localpg.Server
-	dbURL   string
-	pool    *pgxpool.Pool
-	broker  *localkafka.Broker
-	fake    *fake.Fake
-	fakeURL string
-	sink    *sink
-	procs   []*proc
+	opts     Options
+	log      *slog.Logger
+	dir      string
+	pg       *localpg.Server
+	dbURL    string
+	pool     *pgxpool.Pool
+	broker   *localkafka.Broker
+	fake     *fake.Fake
+	fakeURL  string
+	sink     *sink
+	procs    []*proc
 	stopFake context.CancelFunc
 }
 

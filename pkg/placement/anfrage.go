@@ -56,7 +56,7 @@ func (s *Service) CreateAnfrage(ctx context.Context, cmd NewAnfrage) (AnfrageCre
 		return AnfrageCreated{}, err
 	}
 	if err != nil {
-		return AnfrageCreated{}, creationFailed(err)
+		return AnfrageCreated{}, creationFailed(ctx, err)
 	}
 	res := AnfrageCreated{Anfrage: a, PatientIDs: patientIDs(entries)}
 	if cmd.SendNow {
@@ -185,8 +185,11 @@ func (s *Service) compose(ctx context.Context, t matching.Therapist, prefix stri
 // (404, 409, 503) keep their own answer. The reference put the exception's
 // text into "error"; that text can be a database message, so the body says
 // only where to look and the cause goes to the log.
-func creationFailed(err error) error {
-	if fault.As(err) != nil {
+func creationFailed(ctx context.Context, err error) error {
+	// A plain read of the database before the transaction (the
+	// therapist's open anfragen, the queue) fails as the database does:
+	// unavailable while it is down, a 503 to try again.
+	if err = store.Classify(ctx, err); fault.As(err) != nil {
 		return err
 	}
 	return internalError("Anfrage creation failed", err).With("error", "internal error; the service log has the details")
