@@ -141,6 +141,7 @@ func (e *env) seed(ctx context.Context, units []*unit, apiPatients []int64) erro
 	for _, id := range idsOf(units, unitTherapist) {
 		e.fake.AddTherapist(fake.SampleTherapist(map[string]any{"id": id}))
 	}
+	e.fake.AddTherapist(fake.SampleTherapist(map[string]any{"id": apiTherapist, "plz": "80331", "ort": "München"}))
 	sent := append(idsOf(units, unitEmail), idsOf(units, unitReply)...)
 	_, err := e.pool.Exec(ctx, `
 		INSERT INTO matching_service.platzsuche (patient_id, status) SELECT unnest($1::int[]), 'aktiv';

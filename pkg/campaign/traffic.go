@@ -257,8 +257,21 @@ func (t *traffic) apiScenario(ctx context.Context, patientID int64) {
 		})
 	}
 	t.apiCall(ctx, http.MethodGet, path, "", func(code int, _ []byte) bool { return code == http.StatusOK })
-	t.apiCall(ctx, http.MethodGet, "/api/platzsuchen?status=aktiv&page=1&limit=5", "", func(code int, _ []byte) bool { return code == http.StatusOK })
+	ok := func(code int, _ []byte) bool { return code == http.StatusOK }
+	t.apiCall(ctx, http.MethodGet, "/api/platzsuchen?status=aktiv&page=1&limit=5", "", ok)
+	t.apiCall(ctx, http.MethodGet, fmt.Sprintf("/api/verlauf?platzsuche_id=%d", searchID), "", ok)
+	// An anfrage for a therapist in Munich, where no search is: the
+	// whole composition runs (the therapist's record, the open anfragen,
+	// the queue) and finds nobody, so the model is not changed.
+	t.apiCall(ctx, http.MethodPost, "/api/therapeutenanfragen/erstellen-fuer-therapeut",
+		fmt.Sprintf(`{"therapist_id":%d,"plz_prefix":"80"}`, apiTherapist), ok)
+	t.apiCall(ctx, http.MethodGet, "/api/therapeuten-zur-auswahl?plz_prefix=80", "", ok)
+	t.apiCall(ctx, http.MethodGet, fmt.Sprintf("/api/therapeutenanfragen?therapist_id=%d", apiTherapist), "", ok)
 }
+
+// apiTherapist is the therapist (in Munich) the API scenarios ask an
+// anfrage for.
+const apiTherapist = 4 * idBase
 
 // apiCall sends one API request until done says so; a 4xx that done does
 // not accept is a rejection and ends the call.
