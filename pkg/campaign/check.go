@@ -227,7 +227,7 @@ func (c *checker) topics(ctx context.Context) {
 }
 
 // answers checks the HTTP answers: no 4xx to a valid request, and no 5xx
-// more than grace after every fault had ended.
+// to a request sent more than grace after every fault had ended.
 func (c *checker) answers(windows []window, grace time.Duration) {
 	c.add("valid events and calls accepted (no 4xx)", "0", fmt.Sprintf("%d %s", len(c.t.rejected), strings.Join(c.t.rejected, "; ")), len(c.t.rejected) == 0)
 	total, late := 0, 0
@@ -254,7 +254,7 @@ func (c *checker) answers(windows []window, grace time.Duration) {
 			}
 		}
 	}
-	c.add(fmt.Sprintf("no 5xx later than %s after a fault ended", grace), "0",
+	c.add(fmt.Sprintf("no 5xx to a request sent over %s after a fault ended", grace), "0",
 		fmt.Sprintf("%d late (of %d 5xx; latest %s after)", late, total, worst.Round(time.Millisecond)), late == 0)
 	// A fault is a dependency that is unavailable: 503 (retried by the
 	// dispatcher, a clerk may try again), never 500 (an unforeseen error).

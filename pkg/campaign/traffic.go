@@ -20,6 +20,8 @@ import (
 // answer is one HTTP answer the campaign got (from the API or a function's
 // event path), for the check that no 5xx comes long after a fault ended.
 type answer struct {
+	// At is when the request was sent: one sent during a fault may be
+	// answered after it ended (a neighbour's timeout runs its course).
 	At     time.Time
 	Status int // 0: no answer (connection refused, timeout)
 	What   string
@@ -208,6 +210,7 @@ func (t *traffic) httpSender(ctx context.Context, q <-chan *unit) {
 
 // do sends req and records the answer; it returns the status (0 without).
 func (t *traffic) do(req *http.Request, what string) int {
+	sent := time.Now()
 	resp, err := t.client.Do(req)
 	status := 0
 	if err == nil {
@@ -215,7 +218,7 @@ func (t *traffic) do(req *http.Request, what string) int {
 		resp.Body.Close()
 		status = resp.StatusCode
 	}
-	t.record(answer{At: time.Now(), Status: status, What: what})
+	t.record(answer{At: sent, Status: status, What: what})
 	return status
 }
 
@@ -280,6 +283,7 @@ func (t *traffic) apiCall(ctx context.Context, method, path, body string, done f
 	for ctx.Err() == nil {
 		req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		sent := time.Now()
 		resp, err := t.client.Do(req)
 		status := 0
 		var raw []byte
@@ -288,7 +292,7 @@ func (t *traffic) apiCall(ctx context.Context, method, path, body string, done f
 			resp.Body.Close()
 			status = resp.StatusCode
 		}
-		t.record(answer{At: time.Now(), Status: status, What: method + " " + path})
+		t.record(answer{At: sent, Status: status, What: method + " " + path})
 		t.apiCalls.Add(1)
 		if done(status, raw) {
 			return
