@@ -37,9 +37,11 @@ type traffic struct {
 	// been accepted.
 	rejected []string
 	// sent counts events delivered (acknowledged by the broker or answered
-	// 2xx), apiDone API scenarios completed.
+	// 2xx), apiCalls the API requests made.
 	sent, apiCalls atomic.Int64
-	apiSearches    sync.Map // patient id → search id
+	// apiSearches maps the patient of each API scenario that created its
+	// search to the search's id.
+	apiSearches sync.Map
 }
 
 func newTraffic(e *env) *traffic {
