@@ -106,8 +106,7 @@ func (p *proc) start(ctx context.Context) error {
 	cmd := exec.Command(p.exe)
 	cmd.Env = append(append(os.Environ(), ChildEnv+"="+p.function, fmt.Sprintf("PORT=%d", p.port)), p.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// A campaign that dies (a test's timeout) takes its functions along.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		p.mu.Unlock()
