@@ -237,17 +237,19 @@ func (c *checker) answers(windows []window, grace time.Duration) {
 			continue
 		}
 		total++
-		since := time.Duration(math.MaxInt64) // since the last fault ended (none: ever)
+		// The request was in flight from At to Done; a fault excuses it
+		// when that overlaps the fault or the grace after it.
+		excused, since := false, time.Duration(math.MaxInt64)
 		for _, w := range windows {
-			if !a.At.Before(w.Start) && a.At.Before(w.End) {
-				since = -1
+			if a.At.Before(w.End.Add(grace)) && a.Done.After(w.Start) {
+				excused = true
 				break
 			}
 			if a.At.After(w.End) {
 				since = a.At.Sub(w.End)
 			}
 		}
-		if since > grace {
+		if !excused {
 			late++
 			if since != math.MaxInt64 {
 				worst = max(worst, since)
@@ -255,7 +257,7 @@ func (c *checker) answers(windows []window, grace time.Duration) {
 		}
 	}
 	c.add(fmt.Sprintf("no 5xx to a request sent over %s after a fault ended", grace), "0",
-		fmt.Sprintf("%d late (of %d 5xx; latest %s after)", late, total, worst.Round(time.Millisecond)), late == 0)
+		fmt.Sprintf("%d late (of %d 5xx; latest sent %s after)", late, total, worst.Round(time.Millisecond)), late == 0)
 	// A fault is a dependency that is unavailable: 503 (retried by the
 	// dispatcher, a clerk may try again), never 500 (an unforeseen error).
 	var internal []string

@@ -20,11 +20,11 @@ import (
 // answer is one HTTP answer the campaign got (from the API or a function's
 // event path), for the check that no 5xx comes long after a fault ended.
 type answer struct {
-	// At is when the request was sent: one sent during a fault may be
-	// answered after it ended (a neighbour's timeout runs its course).
-	At     time.Time
-	Status int // 0: no answer (connection refused, timeout)
-	What   string
+	// At is when the request was sent and Done when it was answered: a
+	// request in flight when a fault begins or ends may fail because of it.
+	At, Done time.Time
+	Status   int // 0: no answer (connection refused, timeout)
+	What     string
 }
 
 // traffic sends the units and the API calls and records what came back.
@@ -220,7 +220,7 @@ func (t *traffic) do(req *http.Request, what string) int {
 		resp.Body.Close()
 		status = resp.StatusCode
 	}
-	t.record(answer{At: sent, Status: status, What: what})
+	t.record(answer{At: sent, Done: time.Now(), Status: status, What: what})
 	return status
 }
 
@@ -294,7 +294,7 @@ func (t *traffic) apiCall(ctx context.Context, method, path, body string, done f
 			resp.Body.Close()
 			status = resp.StatusCode
 		}
-		t.record(answer{At: sent, Status: status, What: method + " " + path})
+		t.record(answer{At: sent, Done: time.Now(), Status: status, What: method + " " + path})
 		t.apiCalls.Add(1)
 		if done(status, raw) {
 			return
