@@ -137,6 +137,37 @@ func (h HTTP) Validate() error {
 	return nil
 }
 
+// GroupCommit is how a served event function applies the CloudEvents POSTed
+// to it at the same time: a request that arrives while every lane is
+// applying a batch waits, and the next batch applies all that waited (at
+// most Max) in one transaction. A request that finds a lane free is applied
+// at once, alone: there is no timer. Larger batches cost fewer commits per
+// event under load, but a batch holds its lane until its slowest event is
+// done (a Prepared route's remote reads run before its transaction).
+type GroupCommit struct {
+	// Max bounds the events of one batch; 0 or 1 switches group commit off
+	// (each request is one transaction of its own, as before).
+	Max int `envconfig:"HTTP_GROUP_COMMIT_MAX" default:"64"`
+	// Lanes is how many batches are applied at once (each holds one
+	// database connection while it runs).
+	Lanes int `envconfig:"HTTP_GROUP_COMMIT_LANES" default:"1"`
+}
+
+// Enabled reports whether group commit is on.
+func (g GroupCommit) Enabled() bool { return g.Max > 1 }
+
+// Validate checks that the bounds are not negative and that a batch has a
+// lane to run in.
+func (g GroupCommit) Validate() error {
+	if g.Max < 0 {
+		return fmt.Errorf("HTTP_GROUP_COMMIT_MAX: must be 0 (off) or more, got %d", g.Max)
+	}
+	if g.Lanes < 1 {
+		return fmt.Errorf("HTTP_GROUP_COMMIT_LANES: must be at least 1, got %d", g.Lanes)
+	}
+	return nil
+}
+
 // Sink is where emitted CloudEvents go when K_SINK is set (Knative SinkBinding).
 type Sink struct {
 	// URL is injected by Knative (SinkBinding, ContainerSource, sink injection).
@@ -152,6 +183,8 @@ type Common struct {
 	Kafka    Kafka
 	Sink     Sink
 	HTTP     HTTP
+	// GroupCommit is how the events POSTed at the same time are applied.
+	GroupCommit GroupCommit
 	// Port is where the HTTP server listens (Knative sets PORT).
 	Port int `envconfig:"PORT" default:"8080"`
 }
@@ -259,6 +292,9 @@ func (c *Common) Validate() error {
 	}
 	if c.Kafka.BatchSize < 1 || c.Kafka.BatchSize > 10000 {
 		return fmt.Errorf("KAFKA_BATCH_SIZE: must be between 1 and 10000, got %d", c.Kafka.BatchSize)
+	}
+	if err := c.GroupCommit.Validate(); err != nil {
+		return err
 	}
 	return c.HTTP.Validate()
 }

@@ -32,6 +32,7 @@ func exported(t *testing.T) map[string][]string {
 	m.Observer(events.AnfrageSent, errors.New("sink down"), time.Millisecond)
 	m.ObserveConsumed("patient-events", events.PatientDeleted, events.Processed, time.Millisecond)
 	m.SetLag("patient-events", 0, 0)
+	m.ObserveGroupCommit("patient-events", 3)
 	m.CollectBacklog(func(context.Context) (int, time.Duration, error) { return 0, 0, nil })
 	m.CollectBusiness(pool)
 	rec := httptest.NewRecorder()

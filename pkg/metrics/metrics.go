@@ -57,6 +57,7 @@ type Metrics struct {
 	consumed        *prometheus.CounterVec
 	processDuration *prometheus.HistogramVec
 	lag             *prometheus.GaugeVec
+	groupCommit     *prometheus.HistogramVec
 	consumers       sync.Map // consumerKey → *consumerSeries
 	lastConsumer    atomic.Pointer[consumerSeries]
 	// sourcesMu guards sources (the distinct source labels) and
@@ -91,6 +92,7 @@ func New(opts Options) *Metrics {
 	)
 	m.registerPublishing()
 	m.registerConsumption()
+	m.registerGroupCommit()
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		// A failing collector (the database is down) must not hide the
 		// others: its series are left out, the error is logged and

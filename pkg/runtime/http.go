@@ -10,12 +10,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/curavani/matching/config"
 	"github.com/curavani/matching/pkg/events"
 	"github.com/curavani/matching/pkg/fault"
+	"github.com/curavani/matching/pkg/inbox"
 	"github.com/curavani/matching/pkg/metrics"
 	"github.com/curavani/matching/pkg/store"
 )
@@ -70,6 +72,11 @@ type ServerOptions struct {
 	// DrainTimeout bounds how long Serve waits for in-flight requests after
 	// shutdown began (default 30s).
 	DrainTimeout time.Duration
+	// GroupCommit, when enabled and Handler is an *inbox.Processor, applies
+	// the events of concurrent requests together (see groupCommit); a type
+	// the processor has no route for is then acknowledged as ignored at
+	// once, without waiting for a batch or touching the database.
+	GroupCommit config.GroupCommit
 	// Timeouts bound reading a request and keeping an idle connection
 	// (HTTP_READ_HEADER_TIMEOUT, HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT);
 	// zero fields take config.HTTP's defaults.
@@ -84,6 +91,10 @@ type Server struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	draining atomic.Bool
+	// group, if set, applies the events of Handler (an *inbox.Processor)
+	// in batches; routed reports whether it has a route for a type.
+	group  *groupCommit
+	routed func(eventType string) bool
 }
 
 // NewServer builds the routes of a function's HTTP server.
@@ -94,6 +105,15 @@ func NewServer(opts ServerOptions) *Server {
 	}
 	if s.opts.DrainTimeout <= 0 {
 		s.opts.DrainTimeout = 30 * time.Second
+	}
+	if p, ok := opts.Handler.(*inbox.Processor); ok && opts.GroupCommit.Enabled() {
+		s.group = &groupCommit{apply: p.ProcessBatch, max: opts.GroupCommit.Max, lanes: max(opts.GroupCommit.Lanes, 1),
+			observe: func(n int) { opts.Metrics.ObserveGroupCommit(opts.Source, n) }}
+		s.routed = func(t string) bool {
+			_, ok := p.Routes[t]
+			_, prepared := p.Prepared[t]
+			return ok || prepared
+		}
 	}
 	// "POST /" matches every path: a Trigger's subscriber URI may carry one.
 	switch {
@@ -175,7 +195,7 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	if ct, ok := mediaType(e.DataContentType()); ok && ct != e.DataContentType() {
 		e.SetDataContentType(ct) // as a record's (see mediaType)
 	}
-	in, outcome, err := s.opts.Handler.Handle(r.Context(), *e)
+	in, outcome, err := s.handle(r.Context(), *e)
 	took := time.Since(start)
 	s.opts.Metrics.ObserveConsumed(s.opts.Source, in.Type, outcome, took)
 	code := status(outcome, err)
@@ -193,6 +213,25 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(code)
+}
+
+// handle hands e to the handler: with group commit, decoded and stamped
+// here (as inbox.Processor.Handle does) and applied in the next batch, or
+// acknowledged as ignored at once when no route takes its type.
+func (s *Server) handle(ctx context.Context, e cloudevents.Event) (events.Inbound, events.Outcome, error) {
+	if s.group == nil {
+		return s.opts.Handler.Handle(ctx, e)
+	}
+	in, err := events.Decode(e)
+	if err != nil {
+		return in, events.Rejected, err
+	}
+	if !s.routed(in.Type) {
+		return in, events.Ignored, nil
+	}
+	in.At = time.Now().UTC().Truncate(time.Microsecond)
+	res := s.group.do(ctx, in)
+	return in, res.Outcome, res.Err
 }
 
 // logLevel is DEBUG for an event handled, ERROR for one that was not.

@@ -180,6 +180,7 @@ func run(ctx context.Context, f Function, opts Options, log *slog.Logger) error 
 		Source:   topic,
 		Timeouts: cfg.HTTP,
 		Log:      log,
+		GroupCommit: cfg.GroupCommit,
 	})
 
 	ln := opts.Listener
