@@ -172,14 +172,14 @@ func run(ctx context.Context, f Function, opts Options, log *slog.Logger) error 
 		deps.Metrics.ExpectConsumed(topic, t.Types()...)
 	}
 	srv := NewServer(ServerOptions{
-		Handler:  sv.handler,
-		Trigger:  sv.trigger,
-		Mount:    sv.mount,
-		Ready:    ready,
-		Metrics:  deps.Metrics,
-		Source:   topic,
-		Timeouts: cfg.HTTP,
-		Log:      log,
+		Handler:     sv.handler,
+		Trigger:     sv.trigger,
+		Mount:       sv.mount,
+		Ready:       ready,
+		Metrics:     deps.Metrics,
+		Source:      topic,
+		Timeouts:    cfg.HTTP,
+		Log:         log,
 		GroupCommit: cfg.GroupCommit,
 	})
 
