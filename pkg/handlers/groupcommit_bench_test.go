@@ -47,8 +47,11 @@ import (
 //
 // Reported: events/s of each side, ratio (on over baseline) and ratio-off;
 // p50 and p99 of a request's latency (ms: from sending it to its answer)
-// of both HTTP sides and of the baseline's transaction; and the mean batch
-// size of the on side. `make bench-http` runs it at 1 and 8 senders.
+// of both HTTP sides and of the baseline's transaction; the CPU time per
+// event of each side (this process, whose client and sink count alike on
+// both HTTP sides, and the side's database backends; it moves much less
+// with the machine's other load than the rates); and the mean batch size of
+// the on side. `make bench-http` runs it at 1 and 8 senders.
 func BenchmarkPatientDeletedGroupCommit(b *testing.B) {
 	on := config.GroupCommit{Max: 64, Lanes: 1}
 	if v, err := strconv.Atoi(os.Getenv("GROUP_COMMIT_BENCH_MAX")); err == nil {
@@ -90,7 +93,7 @@ func benchGroupCommit(b *testing.B, senders int, on config.GroupCommit) {
 	note := "[2025-08-11 09:44 (System)] Cancelled: Patient deleted from system"
 
 	basePool := open()
-	baseline := &timedSide{n: n, do: func(i int) error {
+	baseline := &timedSide{pool: basePool, do: func(i int) error {
 		return baselineTx(ctx, basePool, int64(i+1), note, time.Now().UTC())
 	}}
 	viaHTTP := func(gc config.GroupCommit) (*timedSide, *metrics.Metrics) {
@@ -103,7 +106,7 @@ func benchGroupCommit(b *testing.B, senders int, on config.GroupCommit) {
 			GroupCommit: gc, Metrics: m, Source: handlers.PatientTopic,
 		}))
 		b.Cleanup(srv.Close)
-		return &timedSide{n: n, pub: pub, do: func(i int) error { return postDeleted(client, srv.URL, i) }}, m
+		return &timedSide{pool: pool, pub: pub, do: func(i int) error { return postDeleted(client, srv.URL, i) }}, m
 	}
 	off, _ := viaHTTP(config.GroupCommit{})
 	grouped, m := viaHTTP(on)
@@ -139,6 +142,7 @@ func benchGroupCommit(b *testing.B, senders int, on config.GroupCommit) {
 	for name, s := range map[string]*timedSide{"": grouped, "off-": off, "baseline-": baseline} {
 		b.ReportMetric(s.percentile(0.50), name+"p50-ms")
 		b.ReportMetric(s.percentile(0.99), name+"p99-ms")
+		b.ReportMetric(float64(s.cpu.Microseconds())/float64(s.done), name+"cpu-µs/event")
 	}
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -151,13 +155,14 @@ func benchGroupCommit(b *testing.B, senders int, on config.GroupCommit) {
 // timedSide is one side of BenchmarkPatientDeletedGroupCommit: what it
 // does for event i, the time its chunks took and every event's latency.
 type timedSide struct {
-	n   int
-	pub *outbox.Publisher // flushed at the end of each chunk, if set
-	do  func(i int) error
+	pool *pgxpool.Pool
+	pub  *outbox.Publisher // flushed at the end of each chunk, if set
+	do   func(i int) error
 
 	chunks, done int
 	took         time.Duration
 	latencies    []time.Duration
+	cpu          time.Duration // this process's and the side's backends'
 }
 
 // chunk runs the side's events up to to (exclusive) from senders
@@ -165,6 +170,7 @@ type timedSide struct {
 func (s *timedSide) chunk(ctx context.Context, senders, to int) error {
 	from := s.done
 	lat := make([]time.Duration, to-from)
+	cpu0 := processCPU() + backendsCPU(ctx, s.pool)
 	var next atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -191,6 +197,7 @@ func (s *timedSide) chunk(ctx context.Context, senders, to int) error {
 		firstErr = s.pub.Flush(ctx)
 	}
 	s.took += time.Since(start)
+	s.cpu += processCPU() + backendsCPU(ctx, s.pool) - cpu0
 	s.latencies = append(s.latencies, lat...)
 	s.chunks++
 	s.done = to
