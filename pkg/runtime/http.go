@@ -107,7 +107,7 @@ func NewServer(opts ServerOptions) *Server {
 		s.opts.DrainTimeout = 30 * time.Second
 	}
 	if p, ok := opts.Handler.(*inbox.Processor); ok && opts.GroupCommit.Enabled() {
-		s.group = &groupCommit{apply: p.ProcessBatch, max: opts.GroupCommit.Max, lanes: max(opts.GroupCommit.Lanes, 1),
+		s.group = &groupCommit{apply: processBatch(p), max: opts.GroupCommit.Max, lanes: max(opts.GroupCommit.Lanes, 1),
 			observe: func(n int) { opts.Metrics.ObserveGroupCommit(opts.Source, n) }}
 		s.routed = func(t string) bool {
 			_, ok := p.Routes[t]
