@@ -148,22 +148,35 @@ type GroupCommit struct {
 	// Max bounds the events of one batch; 0 or 1 switches group commit off
 	// (each request is one transaction of its own, as before).
 	Max int `envconfig:"HTTP_GROUP_COMMIT_MAX" default:"64"`
-	// Lanes is how many batches are applied at once (each holds one
-	// database connection while it runs).
-	Lanes int `envconfig:"HTTP_GROUP_COMMIT_LANES" default:"1"`
+	// Lanes is how many batches are applied at once, each on one database
+	// connection; 0 (the default) is DATABASE_MAX_CONNS. A request that
+	// finds a lane free is applied at once and alone, so with as many
+	// lanes as connections group commit runs as many transactions at once
+	// as a transaction per request could, and batches only the requests
+	// that would have waited for a connection. Fewer lanes make larger
+	// batches and fewer commits, but fewer transactions at once.
+	Lanes int `envconfig:"HTTP_GROUP_COMMIT_LANES" default:"0"`
+}
+
+// WithPool is g with its lanes resolved for a pool of maxConns
+// connections: Lanes 0 becomes maxConns.
+func (g GroupCommit) WithPool(maxConns int32) GroupCommit {
+	if g.Lanes == 0 {
+		g.Lanes = int(max(maxConns, 1))
+	}
+	return g
 }
 
 // Enabled reports whether group commit is on.
 func (g GroupCommit) Enabled() bool { return g.Max > 1 }
 
-// Validate checks that the bounds are not negative and that a batch has a
-// lane to run in.
+// Validate checks that the bounds are not negative.
 func (g GroupCommit) Validate() error {
 	if g.Max < 0 {
 		return fmt.Errorf("HTTP_GROUP_COMMIT_MAX: must be 0 (off) or more, got %d", g.Max)
 	}
-	if g.Lanes < 1 {
-		return fmt.Errorf("HTTP_GROUP_COMMIT_LANES: must be at least 1, got %d", g.Lanes)
+	if g.Lanes < 0 {
+		return fmt.Errorf("HTTP_GROUP_COMMIT_LANES: must be 0 (DATABASE_MAX_CONNS) or more, got %d", g.Lanes)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func TestLoad_errorsNameTheVariableInOneLine(t *testing.T) {
 		"idle timeout zero":       {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_IDLE_TIMEOUT": "0s"}, "HTTP_IDLE_TIMEOUT: must be positive, got 0s"},
 		"body faster than header": {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_READ_TIMEOUT": "5s"}, "HTTP_READ_TIMEOUT: must be at least HTTP_READ_HEADER_TIMEOUT (10s), got 5s"},
 		"negative batch bound":    {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_GROUP_COMMIT_MAX": "-1"}, "HTTP_GROUP_COMMIT_MAX: must be 0 (off) or more, got -1"},
-		"no lane for a batch":     {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_GROUP_COMMIT_LANES": "0"}, "HTTP_GROUP_COMMIT_LANES: must be at least 1, got 0"},
+		"negative lanes":          {map[string]string{"DATABASE_URL": "postgres://db/x", "HTTP_GROUP_COMMIT_LANES": "-2"}, "HTTP_GROUP_COMMIT_LANES: must be 0 (DATABASE_MAX_CONNS) or more, got -2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, c.env)
@@ -98,7 +98,7 @@ func TestLoad_defaultsOfTheContract(t *testing.T) {
 	if c.Kafka.BatchSize != 250 {
 		t.Fatalf("KAFKA_BATCH_SIZE default %d", c.Kafka.BatchSize)
 	}
-	if (c.GroupCommit != GroupCommit{Max: 64, Lanes: 1}) || !c.GroupCommit.Enabled() {
+	if (c.GroupCommit != GroupCommit{Max: 64}) || !c.GroupCommit.Enabled() || c.GroupCommit.WithPool(c.Database.MaxConns).Lanes != 4 {
 		t.Fatalf("group commit defaults %+v", c.GroupCommit)
 	}
 	// The servers built without configuration (the fake neighbours) get the

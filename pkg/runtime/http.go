@@ -75,7 +75,8 @@ type ServerOptions struct {
 	// GroupCommit, when enabled and Handler is an *inbox.Processor, applies
 	// the events of concurrent requests together (see groupCommit); a type
 	// the processor has no route for is then acknowledged as ignored at
-	// once, without waiting for a batch or touching the database.
+	// once, without waiting for a batch or touching the database. Lanes 0
+	// is one lane (Run gives it DATABASE_MAX_CONNS).
 	GroupCommit config.GroupCommit
 	// Timeouts bound reading a request and keeping an idle connection
 	// (HTTP_READ_HEADER_TIMEOUT, HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT);

@@ -180,7 +180,7 @@ func run(ctx context.Context, f Function, opts Options, log *slog.Logger) error 
 		Source:      topic,
 		Timeouts:    cfg.HTTP,
 		Log:         log,
-		GroupCommit: cfg.GroupCommit,
+		GroupCommit: cfg.GroupCommit.WithPool(cfg.Database.MaxConns),
 	})
 
 	ln := opts.Listener
