@@ -23,9 +23,6 @@ import (
 	"github.com/curavani/matching/pkg/metrics/metricstest"
 	"github.com/curavani/matching/pkg/outbox"
 	"github.com/curavani/matching/pkg/runtime"
-	"github.com/curavani/matching/pkg/sink"
-	"github.com/curavani/matching/pkg/store"
-	"github.com/curavani/matching/pkg/store/storetest"
 )
 
 // BenchmarkPatientDeletedGroupCommit is patient.deleted as Knative delivers
@@ -72,26 +69,7 @@ func BenchmarkPatientDeletedGroupCommit(b *testing.B) {
 func benchGroupCommit(b *testing.B, senders int, on config.GroupCommit) {
 	ctx := context.Background()
 	n := b.N
-	open := func() *pgxpool.Pool {
-		_, url := storetest.New(b)
-		pool, err := store.Open(ctx, url, benchConns)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(pool.Close)
-		seedPatients(b, pool, 0, n)
-		return pool
-	}
-	var received atomic.Int64
-	sinkSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		received.Add(1)
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	defer sinkSrv.Close()
-	sender := sink.NewHTTP(sinkSrv.URL, nil, 5*time.Second)
-	defer sender.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchConns}}
+	open, received, sender, client := publishedBench(b, benchConns)
 	note := "[2025-08-11 09:44 (System)] Cancelled: Patient deleted from system"
 
 	basePool := open()

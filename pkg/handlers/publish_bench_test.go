@@ -52,26 +52,7 @@ func BenchmarkPatientDeletedPublished(b *testing.B) {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			ctx := context.Background()
 			n := b.N
-			open := func() *pgxpool.Pool {
-				_, url := storetest.New(b)
-				pool, err := store.Open(ctx, url, conns)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(pool.Close)
-				seedPatients(b, pool, 0, n)
-				return pool
-			}
-			var received atomic.Int64
-			sinkSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				received.Add(1)
-				w.WriteHeader(http.StatusAccepted)
-			}))
-			defer sinkSrv.Close()
-			sender := sink.NewHTTP(sinkSrv.URL, nil, 5*time.Second)
-			defer sender.Close()
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchConns}}
+			open, received, sender, client := publishedBench(b, conns)
 			note := "[2025-08-11 09:44 (System)] Cancelled: Patient deleted from system"
 
 			basePool := open()
@@ -182,6 +163,35 @@ func (s *side) cpuPerEvent() float64 {
 }
 
 // postDeleted POSTs patient.deleted of patient i+1 as a binary CloudEvent.
+// publishedBench is what the benchmarks of patient.deleted over HTTP with
+// its publication share: open gives a fresh database of b.N seeded patients
+// on a pool of conns connections; received counts what the sink behind
+// sender took; client posts the events.
+func publishedBench(b *testing.B, conns int32) (open func() *pgxpool.Pool, received *atomic.Int64, sender sink.Sender, client *http.Client) {
+	b.Helper()
+	open = func() *pgxpool.Pool {
+		_, url := storetest.New(b)
+		pool, err := store.Open(context.Background(), url, conns)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(pool.Close)
+		seedPatients(b, pool, 0, b.N)
+		return pool
+	}
+	received = new(atomic.Int64)
+	sinkSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		received.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	b.Cleanup(sinkSrv.Close)
+	sender = sink.NewHTTP(sinkSrv.URL, nil, 5*time.Second)
+	b.Cleanup(func() { _ = sender.Close() })
+	client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchConns}}
+	return open, received, sender, client
+}
+
 func postDeleted(client *http.Client, url string, i int) error {
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(fmt.Appendf(nil, `{"patient_id":%d}`, i+1)))
 	req.Header.Set("Ce-Specversion", "1.0")
